@@ -1,0 +1,36 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+SUBSET = REPO / "tests" / "data" / "mnist_subset.npz"
+BUNDLED_MODEL = REPO / "models" / "zipnet"
+
+
+@pytest.fixture(scope="session")
+def subset_path() -> Path:
+    return SUBSET
+
+
+@pytest.fixture(scope="session")
+def subset_arrays() -> dict[str, np.ndarray]:
+    with np.load(SUBSET, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+@pytest.fixture(scope="session")
+def subset(subset_path):
+    from training.data import load_dataset
+
+    return load_dataset(subset_path)
+
+
+@pytest.fixture(scope="session")
+def bundled_model():
+    from training.export import load_exported
+
+    return load_exported(BUNDLED_MODEL)

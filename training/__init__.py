@@ -1,0 +1,1 @@
+"""Training, evaluation and export of the digit classifier behind zipcode-recognizer."""

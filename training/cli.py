@@ -1,0 +1,142 @@
+"""zipcode-train: train, compare and evaluate the digit classifiers.
+
+Errors a user can fix (bad data, a bad model folder) print one line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from training.options import ARCHITECTURE_NAMES, STRATEGIES
+
+# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) buries the report; warnings and errors still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zipcode-train", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add_data(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--data",
+            help="Keras-layout mnist.npz or a folder of MNIST IDX files (raw or .gz); "
+            "default: download with keras.datasets.mnist",
+        )
+
+    def add_training(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--batch-size", type=int, default=128)
+        sub.add_argument("--seed", type=int, default=1)
+        sub.add_argument(
+            "--strategy", choices=STRATEGIES, default="auto",
+            help="auto: MirroredStrategy when more than one GPU is visible (default: %(default)s)",
+        )
+
+    train = commands.add_parser("train", help="train one architecture, report it and export it")
+    train.add_argument("--arch", choices=ARCHITECTURE_NAMES, default="zipnet")
+    train.add_argument("--epochs", type=int, help="default: the architecture's own (zipnet 20, others 10)")
+    add_data(train)
+    train.add_argument("--export", metavar="DIR", help="model root; writes DIR/<version>/ (TF Serving layout)")
+    train.add_argument("--version", type=int, help="version folder to write (default: next free number)")
+    add_training(train)
+
+    compare = commands.add_parser("compare", help="train every architecture and the HOG baseline; print one table")
+    add_data(compare)
+    compare.add_argument("--epochs", type=int, help="epochs for every model (default: each architecture's own)")
+    add_training(compare)
+
+    evaluate = commands.add_parser("evaluate", help="score an exported model and draw its confusion matrix")
+    evaluate.add_argument("--model", required=True, metavar="DIR", help="model root or version folder")
+    add_data(evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from training.errors import DataError, ModelDirError
+
+    try:
+        return {"train": _train, "compare": _compare, "evaluate": _evaluate}[args.command](args)
+    except (DataError, ModelDirError) as error:
+        print(f"zipcode-train: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.data import load_dataset
+
+    dataset = load_dataset(args.data)  # before TensorFlow loads, so a data error is the only output
+    from training.architectures import ARCHITECTURES
+    from training.export import export_model
+    from training.report import print_result
+    from training.train import train
+
+    result = train(args.arch, dataset, args.epochs, args.batch_size, args.seed, args.strategy)
+    print_result(result)
+    if args.export:
+        card = {
+            "architecture": result.arch,
+            "description": ARCHITECTURES[result.arch].description,
+            "parameters": result.parameters,
+            "epochs": result.epochs,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "training_seconds": round(result.training_seconds, 1),
+            "test_accuracy": round(result.test_accuracy, 5),
+            "training_data": {
+                "source": dataset.source,
+                "sha256": dataset.sha256,
+                "train_images": len(dataset.x_train),
+                "test_images": len(dataset.x_test),
+            },
+        }
+        print(f"exported         {export_model(result.model, args.export, card, args.version)}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from training.data import load_dataset
+
+    dataset = load_dataset(args.data)
+    from training.architectures import ARCHITECTURES
+    from training.hog_baseline import train_hog_linear
+    from training.report import comparison_table
+    from training.train import train
+
+    results = []
+    for arch in ARCHITECTURES:
+        print(f"--- training {arch}", flush=True)
+        results.append(train(arch, dataset, args.epochs, args.batch_size, args.seed, args.strategy))
+    print("--- training hog+linear", flush=True)
+    results.append(train_hog_linear(dataset, epochs=args.epochs or 10, seed=args.seed))
+    print(comparison_table(results, baseline="base"))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from training.data import load_dataset
+
+    dataset = load_dataset(args.data)
+    from training.evaluate import evaluate_probabilities, predict_in_batches, save_pictures
+    from training.export import load_exported
+
+    model = load_exported(args.model)
+    evaluation = evaluate_probabilities(predict_in_batches(model.predict, dataset.x_test), dataset.y_test)
+    print(f"model            {model.directory}")
+    print(f"test images      {len(dataset.y_test)} from {dataset.source}")
+    print(f"accuracy         {evaluation.accuracy:.2%}  ({int((evaluation.labels != evaluation.predictions).sum())} wrong)")
+    print("per-class accuracy")
+    for digit, accuracy in enumerate(evaluation.per_class_accuracy):
+        print(f"  {digit}  {accuracy:.2%}")
+    title = f"{model.card.get('architecture', model.directory.name)} v{model.card.get('version', '?')}: " \
+            f"{evaluation.accuracy:.2%} on {len(dataset.y_test)} test digits"
+    for path in save_pictures(evaluation, dataset.x_test, model.directory, title):
+        print(f"wrote            {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
