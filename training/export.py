@@ -42,6 +42,11 @@ def export_model(model: keras.Model, root: str | Path, card: dict, version: int 
     if target.exists():
         raise ModelDirError(f"{target}: version {version} already exists; choose another --version or remove it")
 
+    # An uncompiled copy with the same weights: the optimizer's state (twice the weights, for Adam)
+    # is of no use to a server and would triple the files.
+    inference = model.__class__.from_config(model.get_config())
+    inference.set_weights(model.get_weights())
+    model = inference
     archive = keras.export.ExportArchive()
     archive.track(model)
 
