@@ -34,3 +34,19 @@ def bundled_model():
     from training.export import load_exported
 
     return load_exported(BUNDLED_MODEL)
+
+
+@pytest.fixture(scope="session")
+def digit_pool(subset_arrays):
+    """Generator digits: the shipped subset's MNIST *test* digits only."""
+    from bench.zipgen import make_pool
+
+    return make_pool(subset_arrays["x_test"], subset_arrays["y_test"])
+
+
+@pytest.fixture(scope="session")
+def recognizer(bundled_model):
+    from service.model import classifier
+    from service.recognizer import Recognizer
+
+    return Recognizer(classifier(bundled_model))

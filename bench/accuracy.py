@@ -1,0 +1,184 @@
+"""Accuracy of the recognition pipeline on generated zip-code images, per tier, against Tesseract.
+
+    python bench/accuracy.py --data ../shared/data/mnist.npz --count 500 --curve docs/error_reject.png
+
+Per tier: exact-code accuracy with nothing rejected, per-digit accuracy, reject rate and error rate among
+accepted reads at the default threshold, the reject rate needed for 1% and 0.5% error, the error at 5%
+rejected; and the error-versus-reject curve drawn to a PNG. Tesseract 5 (digits whitelist, the best of
+its page-segmentation modes on these images) reads the same images as the off-the-shelf baseline.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from bench.zipgen import TIERS, Sample, generate, load_test_digits  # noqa: E402
+
+TESSERACT_MODES = (6, 7, 8, 13)
+
+
+@dataclass
+class Read:
+    truth: str
+    guess: str
+    score: float  # confidence when the read is of a valid length, else 0: rejected first
+    accepted: bool
+
+
+def digits_of(code: str) -> str:
+    return "".join(ch for ch in code if ch.isdigit())
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]
+
+
+def digit_accuracy(reads: list[Read]) -> float:
+    correct = sum(max(0, len(digits_of(r.truth)) - edit_distance(digits_of(r.guess), digits_of(r.truth))) for r in reads)
+    return correct / sum(len(digits_of(r.truth)) for r in reads)
+
+
+def error_at_reject(reads: list[Read], reject: float) -> float:
+    ranked = sorted(reads, key=lambda r: -r.score)
+    kept = ranked[: max(1, int(round(len(ranked) * (1 - reject))))]
+    return sum(r.guess != r.truth for r in kept) / len(kept)
+
+
+def reject_for_error(reads: list[Read], target: float) -> float:
+    """Smallest share of reads to reject, lowest confidence first, so that the rest err at most target."""
+    ranked = sorted(reads, key=lambda r: -r.score)
+    wrong = np.cumsum([r.guess != r.truth for r in ranked])
+    kept = np.arange(1, len(ranked) + 1)
+    ok = np.flatnonzero(wrong / kept <= target)
+    return 1.0 - (ok.max() + 1) / len(ranked) if ok.size else 1.0
+
+
+def curve(reads: list[Read]) -> tuple[np.ndarray, np.ndarray]:
+    ranked = sorted(reads, key=lambda r: -r.score)
+    wrong = np.cumsum([r.guess != r.truth for r in ranked])
+    kept = np.arange(1, len(ranked) + 1)
+    return 1.0 - kept / len(ranked), wrong / kept
+
+
+def read_with_pipeline(samples: list[Sample], recognizer) -> tuple[list[Read], float]:
+    reads, started = [], time.perf_counter()
+    for sample in samples:
+        result = recognizer.recognize(sample.encoded)
+        valid = result.reject_reason not in ("no_digits", "unexpected_length")
+        reads.append(Read(sample.code, result.zip_code, result.confidence if valid else 0.0, result.accepted))
+    return reads, (time.perf_counter() - started) / len(samples)
+
+
+def tesseract_read(path: Path, mode: int) -> str:
+    completed = subprocess.run(
+        ["tesseract", str(path), "stdout", "--psm", str(mode), "-c", "tessedit_char_whitelist=0123456789-"],
+        capture_output=True, text=True, timeout=60,
+    )
+    found = digits_of(completed.stdout)
+    return f"{found[:5]}-{found[5:]}" if len(found) == 9 else found
+
+
+def read_with_tesseract(samples: list[Sample], mode: int, folder: Path) -> tuple[list[Read], float]:
+    reads, started = [], time.perf_counter()
+    for index, sample in enumerate(samples):
+        path = folder / f"{index}{sample.extension}"
+        path.write_bytes(sample.encoded)
+        guess = tesseract_read(path, mode)
+        reads.append(Read(sample.code, guess, 0.0, False))
+    return reads, (time.perf_counter() - started) / len(samples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/mnist.npz", help="MNIST .npz; its test split is used")
+    parser.add_argument("--model", help="model folder (default: the bundled model)")
+    parser.add_argument("--count", type=int, default=500, help="images per tier")
+    parser.add_argument("--tiers", default=",".join(TIERS))
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--curve", help="write the error-versus-reject curve to this PNG")
+    parser.add_argument("--no-tesseract", action="store_true")
+    args = parser.parse_args(argv)
+
+    from service.model import classifier, load_model
+    from service.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer
+
+    recognizer = Recognizer(classifier(load_model(args.model)))
+    pool = load_test_digits(args.data)
+    tesseract = None if args.no_tesseract else shutil.which("tesseract")
+    rows, curves, mode = [], {}, None
+    with tempfile.TemporaryDirectory() as scratch:
+        for offset, tier in enumerate(args.tiers.split(",")):
+            rng = np.random.default_rng(args.seed + offset)
+            samples = [generate(pool, tier, rng) for _ in range(args.count)]
+            reads, seconds = read_with_pipeline(samples, recognizer)
+            curves[tier] = curve(reads)
+            accepted = [r for r in reads if r.accepted]
+            rows.append((
+                f"zipnet pipeline | {tier}", np.mean([r.guess == r.truth for r in reads]), digit_accuracy(reads),
+                1 - len(accepted) / len(reads), (sum(r.guess != r.truth for r in accepted) / len(accepted)) if accepted else float("nan"),
+                reject_for_error(reads, 0.01), reject_for_error(reads, 0.005), error_at_reject(reads, 0.05), seconds,
+            ))
+            if tesseract:
+                if mode is None:  # choose Tesseract's best page-segmentation mode once, on the first tier
+                    trial = samples[: min(60, len(samples))]
+                    scores = {m: np.mean([r.guess == r.truth for r in read_with_tesseract(trial, m, Path(scratch))[0]])
+                              for m in TESSERACT_MODES}
+                    mode = max(scores, key=scores.get)
+                    print(f"tesseract page-segmentation modes on {len(trial)} {tier} images: {scores}; using --psm {mode}")
+                t_reads, t_seconds = read_with_tesseract(samples, mode, Path(scratch))
+                rows.append((f"tesseract --psm {mode} | {tier}", np.mean([r.guess == r.truth for r in t_reads]),
+                             digit_accuracy(t_reads), float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), t_seconds))
+    print(f"\n{args.count} images per tier, default threshold {DEFAULT_MIN_CONFIDENCE}\n")
+    print("| reader | tier | exact code | per digit | rejected at default | error among accepted | reject for 1% error | reject for 0.5% error | error at 5% rejected | time per image |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    pct = lambda v: "n/a" if np.isnan(v) else f"{v:.1%}"
+    for name, exact, digit, rejected, wrong, r1, r05, e5, seconds in rows:
+        print(f"| {name} | {pct(exact)} | {pct(digit)} | {pct(rejected)} | {pct(wrong)} | {pct(r1)} | {pct(r05)} | {pct(e5)} | {seconds * 1000:.0f} ms |")
+    if args.curve:
+        draw_curves(curves, Path(args.curve))
+        print(f"\nwrote {args.curve}")
+    return 0
+
+
+def draw_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for tier, (reject, error) in curves.items():
+        axis.plot(reject * 100, error * 100, label=tier)
+    axis.axhline(1.0, color="grey", linestyle="--", linewidth=0.8)
+    axis.axhline(0.5, color="grey", linestyle=":", linewidth=0.8)
+    axis.set_xlabel("reads rejected to manual sorting (%), lowest confidence first")
+    axis.set_ylabel("wrong codes among accepted (%)")
+    axis.set_title("zipcode-recognizer: error versus reject")
+    axis.set_xlim(0, 60)
+    axis.set_ylim(0, None)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""zipcode-recognizer's recognition pipeline and (later) its gRPC service."""

@@ -1,0 +1,45 @@
+"""From a decoded photo to an ink map: how much ink each pixel holds, 0..255, whatever the paper, the
+light or the polarity; plus the binary mask of ink that segmentation works on."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MIN_INK_CONTRAST = 60  # grey levels above the paper; below this it is paper grain or shadow, not ink
+
+
+@dataclass
+class InkImage:
+    ink: np.ndarray  # float32 [H, W], 0 = paper .. 255 = full ink
+    mask: np.ndarray  # uint8 [H, W], 255 where ink
+    light_on_dark: bool
+
+
+def dropout_gray(bgr: np.ndarray) -> np.ndarray:
+    """The red channel: pre-printed orange and red boxes are bright in it and drop out like paper, while
+    blue, black and pencil ink stay dark. This is the 'dropout colour' trick of forms readers."""
+    return bgr[:, :, 2]
+
+
+def ink_image(bgr: np.ndarray) -> InkImage:
+    gray = dropout_gray(bgr).astype(np.float32)
+    # Paper is most of a zip-code field, so the median tells the polarity.
+    light_on_dark = float(np.median(gray)) < 110
+    if light_on_dark:
+        gray = 255.0 - gray
+    height, width = gray.shape
+    # Paper brightness under uneven light: a grey closing wider than any pen stroke removes the ink;
+    # computed at a quarter of the size because light varies slowly.
+    small = cv2.resize(gray, (max(1, width // 4), max(1, height // 4)), interpolation=cv2.INTER_AREA)
+    size = max(5, (min(small.shape) // 3) | 1)
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
+    paper = cv2.blur(paper, (size, size))
+    paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
+    ink = np.clip(255.0 * (1.0 - gray / np.maximum(paper, 1.0)), 0, 255)
+    # Smooth out JPEG ringing and paper grain a little before deciding what is ink.
+    smoothed = cv2.GaussianBlur(ink, (3, 3), 0)
+    otsu, _ = cv2.threshold(smoothed.astype(np.uint8), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    mask = ((smoothed > max(otsu, MIN_INK_CONTRAST)) * 255).astype(np.uint8)
+    return InkImage(ink=ink.astype(np.float32), mask=mask, light_on_dark=light_on_dark)

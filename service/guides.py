@@ -1,0 +1,104 @@
+"""Removing pre-printed boxes and guide lines from the ink mask without cutting the handwriting that
+crosses them. Lines are found with a probabilistic Hough transform (so a slightly rotated form still
+works), erased, and the strokes that crossed them are bridged again."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MAX_TILT = np.deg2rad(12)  # how far from horizontal/vertical a printed line may lie in the photo
+
+
+@dataclass
+class Guides:
+    mask: np.ndarray  # uint8, 255 on the printed lines that were removed
+    horizontal: int
+    vertical: int
+
+
+def _segments(mask: np.ndarray, min_length: int, horizontal: bool) -> list[tuple[int, int, int, int]]:
+    found = cv2.HoughLinesP(mask, 1, np.pi / 180, threshold=max(10, min_length // 2), minLineLength=min_length, maxLineGap=3)
+    keep = []
+    for x0, y0, x1, y1 in ([] if found is None else found[:, 0]):
+        angle = np.arctan2(abs(y1 - y0), abs(x1 - x0))
+        if (angle <= MAX_TILT) if horizontal else (angle >= np.pi / 2 - MAX_TILT):
+            keep.append((int(x0), int(y0), int(x1), int(y1)))
+    return keep
+
+
+def _thickness(mask: np.ndarray, segment, horizontal: bool) -> int:
+    """Median run of ink across the line at points along it; strokes crossing it make the long outliers."""
+    x0, y0, x1, y1 = segment
+    runs = []
+    for t in np.linspace(0.05, 0.95, 15):
+        x, y = int(round(x0 + t * (x1 - x0))), int(round(y0 + t * (y1 - y0)))
+        line = mask[:, x] if horizontal else mask[y, :]
+        centre = y if horizontal else x
+        if not line[centre]:
+            continue
+        low = centre
+        while low > 0 and line[low - 1]:
+            low -= 1
+        high = centre
+        while high < len(line) - 1 and line[high + 1]:
+            high += 1
+        runs.append(high - low + 1)
+    return int(np.median(runs)) if runs else 1
+
+
+def _box_height(rules: np.ndarray) -> float:
+    """Distance between the top and bottom rules, measured column by column so a tilted form does not
+    inflate it."""
+    columns = np.flatnonzero(rules.any(axis=0))
+    spans = []
+    for x in columns[:: max(1, len(columns) // 50)]:
+        rows = np.flatnonzero(rules[:, x])
+        if rows[-1] - rows[0] > 10:
+            spans.append(rows[-1] - rows[0])
+    return float(np.median(spans)) if spans else float(rules.shape[0])
+
+
+def remove_guides(mask: np.ndarray) -> tuple[np.ndarray, Guides]:
+    """Returns the mask without printed lines, and what was removed."""
+    height, width = mask.shape
+    rules = np.zeros_like(mask)  # horizontal lines
+    edges = np.zeros_like(mask)  # vertical box edges
+    spans, widest = 0, 0
+    for segment in _segments(mask, max(20, width // 3), horizontal=True):
+        thickness = _thickness(mask, segment, True)
+        if thickness > max(3, height // 12):  # too thick to be a printed rule: a stroke or a blot
+            continue
+        cv2.line(rules, segment[:2], segment[2:], 255, thickness + 2)
+        widest = max(widest, thickness + 2)
+        spans += 1
+    vertical = 0
+    if spans >= 2:
+        # Box edges join the top and bottom rules; handwriting inside a box is shorter than the box.
+        # Hough breaks thin, slightly tilted vertical lines into short pieces, so these are found by a
+        # tall opening instead (after a two-pixel widening that tolerates a few degrees of tilt).
+        box_height = _box_height(rules)
+        widened = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 1)))
+        tall = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(5, int(0.7 * box_height))))
+        upright = cv2.morphologyEx(widened, cv2.MORPH_OPEN, tall)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
+        for label in range(1, count):
+            _, _, w, h, _ = stats[label]
+            if h >= 0.85 * box_height and w <= max(6, width // 60):
+                edge = cv2.dilate((labels == label).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
+                edges = cv2.bitwise_or(edges, edge)
+                widest = max(widest, int(w) + 2)
+                vertical += 1
+    rules, edges = cv2.bitwise_and(rules, mask), cv2.bitwise_and(edges, mask)
+    guides = cv2.bitwise_or(rules, edges)
+    if not guides.any():
+        return mask, Guides(guides, 0, 0)
+    cleaned = cv2.bitwise_and(mask, cv2.bitwise_not(guides))
+    # Where handwriting runs into a line from either side, keep the line's pixels there: that is the
+    # stroke crossing it. Looking a column either way follows slanted strokes.
+    reach = widest + 2
+    strokes_across_rules = cv2.dilate(cleaned, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 2 * reach + 1)))
+    strokes_across_edges = cv2.dilate(cleaned, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1, 3)))
+    crossings = cv2.bitwise_or(cv2.bitwise_and(rules, strokes_across_rules), cv2.bitwise_and(edges, strokes_across_edges))
+    return cv2.bitwise_or(cleaned, crossings), Guides(cv2.bitwise_and(guides, cv2.bitwise_not(crossings)), spans, vertical)

@@ -1,0 +1,135 @@
+"""The recognition pipeline: encoded image in, zip code with per-digit confidences and an accept/reject
+decision out. Stages: decode -> ink map -> guide removal -> segmentation -> MNIST normalisation ->
+one classifier call for every digit (and every candidate cut) of the image -> decision."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from service.binarize import ink_image
+from service.decode import DEFAULT_MAX_PIXELS, decode_image
+from service.guides import remove_guides
+from service.normalize import normalize_digit
+from service.segment import Piece, Segmentation, segment
+
+# Confidence of a whole code (the product of its digits' confidences) needed to accept the read. Chosen
+# from the error-versus-reject curve of bench/accuracy.py; see docs/benchmarks.md.
+DEFAULT_MIN_CONFIDENCE = 0.80
+WORKING_HEIGHT = 240  # larger photos are shrunk to this height first: digits stay well above 28 pixels
+VALID_LENGTHS = (5, 9)
+
+Classifier = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> float probabilities [N, 10]
+
+
+class RejectReason:
+    NO_DIGITS = "no_digits"
+    UNEXPECTED_LENGTH = "unexpected_length"
+    LOW_CONFIDENCE = "low_confidence"
+
+
+@dataclass
+class DigitRead:
+    value: int
+    confidence: float
+    alternatives: list[tuple[int, float]]  # top 3 (digit, probability), best first
+    box: tuple[int, int, int, int]  # x, y, width, height in the input image's pixels
+    crop: np.ndarray  # the 28x28 field the classifier saw
+
+
+@dataclass
+class Recognition:
+    zip_code: str
+    digits: list[DigitRead]
+    confidence: float
+    accepted: bool
+    reject_reason: str | None
+    light_on_dark: bool = False
+    guides_removed: int = 0
+
+
+def format_code(values: list[int]) -> str:
+    """Nine digits are ZIP+4 and always shown with the hyphen, whether or not the writer drew one."""
+    text = "".join(str(v) for v in values)
+    if len(values) == 9:
+        return f"{text[:5]}-{text[5:]}"
+    return text
+
+
+def _digit_field(ink: np.ndarray, piece: Piece) -> np.ndarray:
+    region = ink[piece.y: piece.y + piece.height, piece.x: piece.x + piece.width]
+    # Keep the anti-aliased rim of the stroke: grow the piece's own pixels by one before masking.
+    keep = cv2.dilate(piece.mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    return normalize_digit(np.where(keep, region, 0))
+
+
+class Recognizer:
+    def __init__(self, classify: Classifier, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
+        self.classify = classify
+        self.min_confidence = min_confidence
+        self.max_pixels = max_pixels
+
+    def recognize(self, data: bytes, expected_length: int = 0, min_confidence: float | None = None) -> Recognition:
+        return self.recognize_image(decode_image(data, self.max_pixels), expected_length, min_confidence)
+
+    def recognize_image(self, bgr: np.ndarray, expected_length: int = 0,
+                        min_confidence: float | None = None) -> Recognition:
+        threshold = self.min_confidence if not min_confidence else min_confidence
+        scale = min(1.0, WORKING_HEIGHT / bgr.shape[0])
+        working = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        inked = ink_image(working)
+        mask, guides = remove_guides(inked.mask)
+        segmentation = segment(mask, expected_length)
+        digits = self._classify(inked.ink, segmentation, scale)
+        return self._decide(digits, expected_length, threshold, inked.light_on_dark,
+                            guides.horizontal + guides.vertical)
+
+    def _classify(self, ink: np.ndarray, segmentation: Segmentation, scale: float) -> list[DigitRead]:
+        """One model call for every piece of every alternative; then, per slot, the cutting whose digits
+        the classifier is most confident about (highest product of their top probabilities)."""
+        pieces = [piece for slot in segmentation.slots for cutting in slot for piece in cutting]
+        if not pieces:
+            return []
+        fields = np.stack([_digit_field(ink, piece) for piece in pieces])
+        probabilities = np.asarray(self.classify(fields), dtype=np.float64)
+        reads, index = [], 0
+        for slot in segmentation.slots:
+            best, best_score = None, -1.0
+            for cutting in slot:
+                rows = probabilities[index: index + len(cutting)]
+                score = float(np.prod(rows.max(axis=1)))
+                if score > best_score:
+                    best, best_score = (cutting, rows, fields[index: index + len(cutting)]), score
+                index += len(cutting)
+            for piece, row, crop in zip(*best):
+                top = np.argsort(-row)[:3]
+                x, y, w, h = piece.box
+                box = tuple(int(round(v / scale)) for v in (x, y, w, h))
+                reads.append(DigitRead(int(top[0]), float(row[top[0]]), [(int(d), float(row[d])) for d in top], box, crop))
+        return reads
+
+    @staticmethod
+    def _decide(digits, expected_length, threshold, light_on_dark, guides) -> Recognition:
+        values = [d.value for d in digits]
+        confidence = float(np.prod([d.confidence for d in digits])) if digits else 0.0
+        allowed = (expected_length,) if expected_length else VALID_LENGTHS
+        if not digits:
+            reason = RejectReason.NO_DIGITS
+        elif len(digits) not in allowed:
+            reason = RejectReason.UNEXPECTED_LENGTH
+        elif confidence < threshold:
+            reason = RejectReason.LOW_CONFIDENCE
+        else:
+            reason = None
+        return Recognition(
+            zip_code=format_code(values),
+            digits=digits,
+            confidence=confidence,
+            accepted=reason is None,
+            reject_reason=reason,
+            light_on_dark=light_on_dark,
+            guides_removed=guides,
+        )
