@@ -3,7 +3,8 @@ decision out. Stages: decode -> ink map -> guide removal -> segmentation -> MNIS
 one classifier call for every digit (and every candidate cut) of the image -> decision."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Callable
 
 import cv2
@@ -48,6 +49,7 @@ class Recognition:
     reject_reason: str | None
     light_on_dark: bool = False
     guides_removed: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # decode, segment, classify
 
 
 def format_code(values: list[int]) -> str:
@@ -73,27 +75,36 @@ class Recognizer:
         self.max_pixels = max_pixels
 
     def recognize(self, data: bytes, expected_length: int = 0, min_confidence: float | None = None) -> Recognition:
-        return self.recognize_image(decode_image(data, self.max_pixels), expected_length, min_confidence)
+        started = time.perf_counter()
+        image = decode_image(data, self.max_pixels)
+        decoded = time.perf_counter()
+        recognition = self.recognize_image(image, expected_length, min_confidence)
+        recognition.stage_seconds["decode"] = decoded - started
+        return recognition
 
     def recognize_image(self, bgr: np.ndarray, expected_length: int = 0,
                         min_confidence: float | None = None) -> Recognition:
         threshold = self.min_confidence if not min_confidence else min_confidence
+        started = time.perf_counter()
         scale = min(1.0, WORKING_HEIGHT / bgr.shape[0])
         working = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         inked = ink_image(working)
         mask, guides = remove_guides(inked.mask)
         segmentation = segment(mask, expected_length)
-        digits = self._classify(inked.ink, segmentation, scale)
-        return self._decide(digits, expected_length, threshold, inked.light_on_dark,
-                            guides.horizontal + guides.vertical)
+        pieces = [piece for slot in segmentation.slots for cutting in slot for piece in cutting]
+        fields = np.stack([_digit_field(inked.ink, piece) for piece in pieces]) if pieces else None
+        segmented = time.perf_counter()
+        digits = self._classify(fields, segmentation, scale)
+        recognition = self._decide(digits, expected_length, threshold, inked.light_on_dark,
+                                   guides.horizontal + guides.vertical)
+        recognition.stage_seconds.update(segment=segmented - started, classify=time.perf_counter() - segmented)
+        return recognition
 
-    def _classify(self, ink: np.ndarray, segmentation: Segmentation, scale: float) -> list[DigitRead]:
+    def _classify(self, fields: np.ndarray | None, segmentation: Segmentation, scale: float) -> list[DigitRead]:
         """One model call for every piece of every alternative; then, per slot, the cutting whose digits
         the classifier is most confident about (highest product of their top probabilities)."""
-        pieces = [piece for slot in segmentation.slots for cutting in slot for piece in cutting]
-        if not pieces:
+        if fields is None:
             return []
-        fields = np.stack([_digit_field(ink, piece) for piece in pieces])
         probabilities = np.asarray(self.classify(fields), dtype=np.float64)
         reads, index = [], 0
         for slot in segmentation.slots:

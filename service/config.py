@@ -1,0 +1,63 @@
+"""Server settings: each a command-line flag with a matching ZIPCODE_* environment variable (the flag
+wins), so the same image runs under Docker, compose or a plain shell."""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+
+from service.recognizer import DEFAULT_MIN_CONFIDENCE
+
+# (flag, environment variable, type, default, help). The README's configuration table lists the same.
+OPTIONS = (
+    ("--model", "ZIPCODE_MODEL", str, "", "model root or version folder (default: the bundled model)"),
+    ("--bind", "ZIPCODE_BIND", str, "0.0.0.0", "address to listen on"),
+    ("--port", "ZIPCODE_PORT", int, 50051, "gRPC port (0: any free port)"),
+    ("--metrics-port", "ZIPCODE_METRICS_PORT", int, 9100, "Prometheus /metrics port (0: any free port)"),
+    ("--threads", "ZIPCODE_THREADS", int, 32, "gRPC worker threads (calls worked on at once)"),
+    ("--max-batch-size", "ZIPCODE_MAX_BATCH_SIZE", int, 256, "most digits in one model call"),
+    ("--max-batch-delay-ms", "ZIPCODE_MAX_BATCH_DELAY_MS", float, 2.0,
+     "longest wait for more digits before a model call; 0 turns batching off"),
+    ("--min-confidence", "ZIPCODE_MIN_CONFIDENCE", float, DEFAULT_MIN_CONFIDENCE,
+     "default confidence of a whole code needed to accept a read"),
+    ("--max-message-bytes", "ZIPCODE_MAX_MESSAGE_BYTES", int, 10 * 1024 * 1024, "largest request accepted"),
+    ("--max-pixels", "ZIPCODE_MAX_PIXELS", int, 25_000_000, "largest image accepted, in pixels"),
+    ("--grace-seconds", "ZIPCODE_GRACE_SECONDS", float, 10.0, "time to finish calls in flight on SIGTERM"),
+    ("--log-format", "ZIPCODE_LOG_FORMAT", str, "text", "text or json"),
+)
+
+
+@dataclass
+class ServerConfig:
+    model: str = ""
+    bind: str = "0.0.0.0"
+    port: int = 50051
+    metrics_port: int = 9100
+    threads: int = 32
+    max_batch_size: int = 256
+    max_batch_delay_ms: float = 2.0
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    max_message_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 25_000_000
+    grace_seconds: float = 10.0
+    log_format: str = "text"
+
+
+def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> ServerConfig:
+    environ = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(prog="zipcode-server", description="zipcode-recognizer gRPC server")
+    for flag, variable, kind, default, text in OPTIONS:
+        raw = environ.get(variable)
+        try:
+            value = kind(raw) if raw not in (None, "") else default
+        except ValueError:
+            parser.error(f"{variable}={raw!r} is not a valid {kind.__name__}")
+        parser.add_argument(flag, type=kind, default=value, help=f"{text} [{variable}, default {default!r}]")
+    args = parser.parse_args(argv)
+    if args.log_format not in ("text", "json"):
+        parser.error("--log-format must be text or json")
+    if not 0 < args.min_confidence <= 1:
+        parser.error("--min-confidence must be in (0, 1]")
+    if args.max_batch_size < 1 or args.threads < 1:
+        parser.error("--max-batch-size and --threads must be at least 1")
+    return ServerConfig(**vars(args))

@@ -1,0 +1,201 @@
+"""zipcode-server: the gRPC service on the bundled (or a given) model.
+
+Start-up: listen with health NOT_SERVING, load the model, warm it up, then SERVING. On SIGTERM or
+SIGINT: NOT_SERVING, stop accepting calls, finish those in flight within the grace period, exit 0.
+A model that cannot be loaded stops the server at start with one line and exit code 2.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import grpc  # noqa: E402
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # noqa: E402
+from grpc_reflection.v1alpha import reflection  # noqa: E402
+
+from service.api import zipcode_pb2 as pb  # noqa: E402
+from service.api import zipcode_pb2_grpc as pb_grpc  # noqa: E402
+from service.config import ServerConfig, parse_config  # noqa: E402
+from service.metrics import Metrics  # noqa: E402
+from service.servicer import ZipCodeServicer  # noqa: E402
+
+log = logging.getLogger("zipcode.server")
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ZipCodeRecognizer"].full_name
+
+
+@dataclass
+class Engine:
+    """What the RPCs need once the model is loaded."""
+
+    recognizer: object
+    classify: object  # uint8 [N, 28, 28] -> probabilities, through the batcher when batching is on
+    version: str
+    info: pb.ModelInfo
+    batcher: object | None
+
+
+def inference_device() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        tf.config.experimental.set_memory_growth(gpu, True)  # share the GPU; take memory as needed
+    if not gpus:
+        return "CPU"
+    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    return f"GPU:0 ({name})"
+
+
+def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
+    import numpy as np
+    import tensorflow as tf
+
+    from service.batcher import DynamicBatcher
+    from service.model import classifier, load_model
+    from service.recognizer import Recognizer
+
+    device = inference_device()
+    model = load_model(config.model or None)
+    predict = classifier(model)
+    # Warm up at the batch sizes the service will see, so the first real call is not the slow one.
+    for size in (1, 8, 64, config.max_batch_size):
+        predict(np.zeros((size, 28, 28), np.uint8))
+    batcher = None
+    classify = predict
+    if config.max_batch_delay_ms > 0:
+        batcher = DynamicBatcher(predict, config.max_batch_size, config.max_batch_delay_ms / 1000, metrics).start()
+        classify = batcher.classify
+    card = model.card
+    version = str(card.get("version", model.directory.name))
+    info = pb.ModelInfo(
+        model_version=version,
+        architecture=card.get("architecture", ""),
+        parameters=int(card.get("parameters", 0)),
+        test_accuracy=float(card.get("test_accuracy", 0.0)),
+        device=device,
+        default_min_confidence=config.min_confidence,
+        tensorflow_version=tf.__version__,
+    )
+    metrics.model.info({"version": version, "architecture": info.architecture, "device": device,
+                        "path": str(model.directory)})
+    recognizer = Recognizer(classify, min_confidence=config.min_confidence, max_pixels=config.max_pixels)
+    return Engine(recognizer, classify, version, info, batcher)
+
+
+class RecognizerServer:
+    def __init__(self, config: ServerConfig):
+        self.config = config
+        self.metrics = Metrics()
+        self.health = health.HealthServicer()
+        self.servicer = ZipCodeServicer(None, self.metrics)
+        self.engine: Engine | None = None
+        self.port = 0
+        self.metrics_port = 0
+        limit = config.max_message_bytes
+        self.grpc = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
+            options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
+        )
+        pb_grpc.add_ZipCodeRecognizerServicer_to_server(self.servicer, self.grpc)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), self.grpc
+        )
+
+    def _set_health(self, status) -> None:
+        for name in ("", SERVICE_NAME):
+            self.health.set(name, status)
+
+    def start(self) -> "RecognizerServer":
+        """Listen (health NOT_SERVING) and serve metrics; the model is not loaded yet."""
+        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.port = self.grpc.add_insecure_port(f"{self.config.bind}:{self.config.port}")
+        if not self.port:
+            raise OSError(f"cannot listen on {self.config.bind}:{self.config.port}")
+        self.grpc.start()
+        self.metrics_port = self.metrics.serve(self.config.bind, self.config.metrics_port)
+        log.info("listening", extra={"fields": {"grpc": f"{self.config.bind}:{self.port}",
+                                                 "metrics": f"{self.config.bind}:{self.metrics_port}",
+                                                 "transport": "plaintext (no TLS)"}})
+        return self
+
+    def load(self) -> "RecognizerServer":
+        """Load and warm the model, then report SERVING."""
+        self.engine = load_engine(self.config, self.metrics)
+        self.servicer.attach(self.engine)
+        self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving", extra={"fields": {"model_version": self.engine.version, "device": self.engine.info.device,
+                                               "batching": self.engine.batcher is not None}})
+        return self
+
+    def begin_shutdown(self) -> None:
+        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    def stop(self, grace: float | None = None) -> None:
+        """NOT_SERVING, refuse new calls, let calls in flight finish within the grace period."""
+        self.begin_shutdown()
+        self.grpc.stop(self.config.grace_seconds if grace is None else grace).wait()
+        if self.engine is not None and self.engine.batcher is not None:
+            self.engine.batcher.stop()
+        self.metrics.shutdown()
+        log.info("stopped")
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                 "message": record.getMessage(), **getattr(record, "fields", {})}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(f"{k}={v}" for k, v in getattr(record, "fields", {}).items())
+        return f"{self.formatTime(record)} {record.levelname} {record.getMessage()} {fields}".rstrip()
+
+
+def configure_logging(log_format: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if log_format == "json" else _TextFormatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_config(argv)
+    configure_logging(config.log_format)
+    from training.errors import ModelDirError
+
+    try:
+        server = RecognizerServer(config).start()
+    except (OSError, RuntimeError) as error:
+        log.error(f"cannot start: {error}")
+        return 2
+    try:
+        server.load()
+    except ModelDirError as error:
+        log.error(f"cannot load the model: {error}")
+        server.stop(0)
+        return 2
+    # Installed after loading: importing TensorFlow sets absl's own SIGTERM handler, which would kill
+    # the process without a graceful stop.
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    log.info("shutting down", extra={"fields": {"grace_seconds": config.grace_seconds}})
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
