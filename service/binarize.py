@@ -14,6 +14,7 @@ MIN_INK_CONTRAST = 60  # grey levels above the paper; below this it is paper gra
 class InkImage:
     ink: np.ndarray  # float32 [H, W], 0 = paper .. 255 = full ink
     mask: np.ndarray  # uint8 [H, W], 255 where ink
+    faint_mask: np.ndarray  # uint8 [H, W], 255 where at least faint ink: where printed lines are looked for
     light_on_dark: bool
 
 
@@ -41,5 +42,9 @@ def ink_image(bgr: np.ndarray) -> InkImage:
     # Smooth out JPEG ringing and paper grain a little before deciding what is ink.
     smoothed = cv2.GaussianBlur(ink, (3, 3), 0)
     otsu, _ = cv2.threshold(smoothed.astype(np.uint8), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    mask = ((smoothed > max(otsu, MIN_INK_CONTRAST)) * 255).astype(np.uint8)
-    return InkImage(ink=ink.astype(np.float32), mask=mask, light_on_dark=light_on_dark)
+    threshold = max(otsu, MIN_INK_CONTRAST)
+    mask = ((smoothed > threshold) * 255).astype(np.uint8)
+    # Faint pre-printed lines hover around the threshold and come out dotted; at half of it they are
+    # whole. Long straight lines are safe to look for there; handwriting is judged on the real mask.
+    faint_mask = ((smoothed > threshold / 2) * 255).astype(np.uint8)
+    return InkImage(ink=ink.astype(np.float32), mask=mask, faint_mask=faint_mask, light_on_dark=light_on_dark)

@@ -19,7 +19,8 @@ class Guides:
 
 
 def _segments(mask: np.ndarray, min_length: int, horizontal: bool) -> list[tuple[int, int, int, int]]:
-    found = cv2.HoughLinesP(mask, 1, np.pi / 180, threshold=max(10, min_length // 2), minLineLength=min_length, maxLineGap=3)
+    gap = max(3, mask.shape[1] // 80)
+    found = cv2.HoughLinesP(mask, 1, np.pi / 180, threshold=max(10, min_length // 2), minLineLength=min_length, maxLineGap=gap)
     keep = []
     for x0, y0, x1, y1 in ([] if found is None else found[:, 0]):
         angle = np.arctan2(abs(y1 - y0), abs(x1 - x0))
@@ -60,14 +61,16 @@ def _box_height(rules: np.ndarray) -> float:
     return float(np.median(spans)) if spans else float(rules.shape[0])
 
 
-def remove_guides(mask: np.ndarray) -> tuple[np.ndarray, Guides]:
-    """Returns the mask without printed lines, and what was removed."""
+def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tuple[np.ndarray, Guides]:
+    """Returns the mask without printed lines, and what was removed. Lines are looked for in
+    `faint_mask` (ink at a lower threshold, where faint printed lines are whole) when given."""
+    search = mask if faint_mask is None else cv2.bitwise_or(mask, faint_mask)
     height, width = mask.shape
     rules = np.zeros_like(mask)  # horizontal lines
     edges = np.zeros_like(mask)  # vertical box edges
     spans, widest = 0, 0
-    for segment in _segments(mask, max(20, width // 3), horizontal=True):
-        thickness = _thickness(mask, segment, True)
+    for segment in _segments(search, max(20, width // 3), horizontal=True):
+        thickness = _thickness(search, segment, True)
         if thickness > max(3, height // 12):  # too thick to be a printed rule: a stroke or a blot
             continue
         cv2.line(rules, segment[:2], segment[2:], 255, thickness + 2)
@@ -79,13 +82,14 @@ def remove_guides(mask: np.ndarray) -> tuple[np.ndarray, Guides]:
         # Hough breaks thin, slightly tilted vertical lines into short pieces, so these are found by a
         # tall opening instead (after a two-pixel widening that tolerates a few degrees of tilt).
         box_height = _box_height(rules)
-        widened = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 1)))
+        widened = cv2.dilate(search, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 1)))
         tall = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(5, int(0.7 * box_height))))
         upright = cv2.morphologyEx(widened, cv2.MORPH_OPEN, tall)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
         for label in range(1, count):
             _, _, w, h, _ = stats[label]
-            if h >= 0.85 * box_height and w <= max(6, width // 60):
+            # As thin as the rules (plus the widening), and nearly as tall as the box.
+            if h >= 0.85 * box_height and w <= widest + 6:
                 edge = cv2.dilate((labels == label).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
                 edges = cv2.bitwise_or(edges, edge)
                 widest = max(widest, int(w) + 2)

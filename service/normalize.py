@@ -22,7 +22,8 @@ def normalize_digit(ink: np.ndarray) -> np.ndarray:
     # the peak ignores the faint blur around them, which would otherwise shrink every digit.
     rows = np.flatnonzero(ink.max(axis=1) > CROP_LEVEL * peak)
     cols = np.flatnonzero(ink.max(axis=0) > CROP_LEVEL * peak)
-    crop = ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    # MNIST strokes are saturated at their centre; faint pencil or grey ink is stretched to match.
+    crop = ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1] * (255.0 / peak)
     height, width = crop.shape
     scale = BOX / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))

@@ -89,7 +89,7 @@ class Recognizer:
         scale = min(1.0, WORKING_HEIGHT / bgr.shape[0])
         working = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         inked = ink_image(working)
-        mask, guides = remove_guides(inked.mask)
+        mask, guides = remove_guides(inked.mask, inked.faint_mask)
         segmentation = segment(mask, expected_length)
         pieces = [piece for slot in segmentation.slots for cutting in slot for piece in cutting]
         fields = np.stack([_digit_field(inked.ink, piece) for piece in pieces]) if pieces else None

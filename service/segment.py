@@ -233,7 +233,15 @@ def _fit_length(digits: list[Piece], digit_height: float, expected_length: int,
         if ratios[widest] < 0.4:
             break
         parts[widest] += 1
-    while sum(parts) > target and len(digits) > 1:
+    while sum(parts) > target:
+        # First undo a cut that width alone made: the blob whose parts would be narrowest.
+        over_cut = [(p.width / n / digit_height, i) for i, (p, n) in enumerate(zip(digits, parts)) if n > 1]
+        ratio, i = min(over_cut, default=(np.inf, -1))
+        if ratio < 0.9:
+            parts[i] -= 1
+            continue
+        if len(digits) < 2:
+            break
         joins = [
             (_union(a, b).width, i) for i, (a, b) in enumerate(zip(digits, digits[1:]))
             if parts[i] == 1 and parts[i + 1] == 1 and -_overlap(a, b) < 0.3 * digit_height
