@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MNIST ?= ../shared/data/mnist.npz
 
-.PHONY: install test serve proto model evaluate compare accuracy clean
+.PHONY: install test serve proto model evaluate compare accuracy bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ compare: $(STAMP)
 
 accuracy: $(STAMP)
 	$(BIN)/python bench/accuracy.py --data $(MNIST) --count 500 --curve docs/error_reject.png
+
+# Throughput and latency: servers with batching on and off, Tesseract, the model alone (docs/benchmarks.md).
+bench: $(STAMP)
+	$(BIN)/python bench/throughput.py --data $(MNIST) --duration 10
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -70,6 +70,14 @@ def reject_for_error(reads: list[Read], target: float) -> float:
     return 1.0 - (ok.max() + 1) / len(ranked) if ok.size else 1.0
 
 
+def threshold_for_error(reads: list[Read], target: float) -> float:
+    """The confidence that, used as the acceptance threshold, keeps the accepted reads' error at target."""
+    ranked = sorted(reads, key=lambda r: -r.score)
+    wrong = np.cumsum([r.guess != r.truth for r in ranked])
+    ok = np.flatnonzero(wrong / np.arange(1, len(ranked) + 1) <= target)
+    return float(ranked[ok.max()].score) if ok.size else 1.0
+
+
 def curve(reads: list[Read]) -> tuple[np.ndarray, np.ndarray]:
     ranked = sorted(reads, key=lambda r: -r.score)
     wrong = np.cumsum([r.guess != r.truth for r in ranked])
@@ -122,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     recognizer = Recognizer(classifier(load_model(args.model)))
     pool = load_test_digits(args.data)
     tesseract = None if args.no_tesseract else shutil.which("tesseract")
-    rows, curves, mode = [], {}, None
+    rows, curves, mode, thresholds = [], {}, None, {}
     with tempfile.TemporaryDirectory() as scratch:
         for offset, tier in enumerate(args.tiers.split(",")):
             rng = np.random.default_rng(args.seed + offset)
@@ -135,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 1 - len(accepted) / len(reads), (sum(r.guess != r.truth for r in accepted) / len(accepted)) if accepted else float("nan"),
                 reject_for_error(reads, 0.01), reject_for_error(reads, 0.005), error_at_reject(reads, 0.05), seconds,
             ))
+            thresholds[tier] = (threshold_for_error(reads, 0.01), threshold_for_error(reads, 0.005))
             if tesseract:
                 if mode is None:  # choose Tesseract's best page-segmentation mode once, on the first tier
                     trial = samples[: min(60, len(samples))]
@@ -151,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     pct = lambda v: "n/a" if np.isnan(v) else f"{v:.1%}"
     for name, exact, digit, rejected, wrong, r1, r05, e5, seconds in rows:
         print(f"| {name} | {pct(exact)} | {pct(digit)} | {pct(rejected)} | {pct(wrong)} | {pct(r1)} | {pct(r05)} | {pct(e5)} | {seconds * 1000:.0f} ms |")
+    print("\n| tier | threshold for 1% error | threshold for 0.5% error |\n|---|---:|---:|")
+    for tier, (t1, t05) in thresholds.items():
+        print(f"| {tier} | {t1:.3f} | {t05:.3f} |")
     if args.curve:
         draw_curves(curves, Path(args.curve))
         print(f"\nwrote {args.curve}")

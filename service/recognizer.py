@@ -18,7 +18,7 @@ from service.segment import Piece, Segmentation, segment
 
 # Confidence of a whole code (the product of its digits' confidences) needed to accept the read. Chosen
 # from the error-versus-reject curve of bench/accuracy.py; see docs/benchmarks.md.
-DEFAULT_MIN_CONFIDENCE = 0.80
+DEFAULT_MIN_CONFIDENCE = 0.97
 WORKING_HEIGHT = 240  # larger photos are shrunk to this height first: digits stay well above 28 pixels
 VALID_LENGTHS = (5, 9)
 

@@ -1,0 +1,153 @@
+"""`make bench`: the service's throughput and latency with dynamic batching on and off, next to the
+per-image cost of Tesseract and the model alone, in one Markdown table.
+
+    python bench/throughput.py --data ../shared/data/mnist.npz --duration 10
+
+Starts its own servers on 127.0.0.1 (ephemeral ports), talks to nothing else, stops them at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from bench.load import load_corpus, make_corpus, run_load  # noqa: E402
+
+CONCURRENCIES = (1, 8, 32, 128)
+
+
+class ServerProcess:
+    """zipcode-server in a child process on an ephemeral localhost port."""
+
+    def __init__(self, *flags: str):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service", "--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0", *flags],
+            cwd=REPO, stderr=subprocess.PIPE, text=True,
+        )
+        self.target = None
+        deadline = time.monotonic() + 120
+        for line in self.process.stderr:
+            found = re.search(r"grpc=(127\.0\.0\.1:\d+)", line)
+            if found:
+                self.target = found.group(1)
+            if " serving " in line or line.rstrip().endswith(" serving") or "INFO serving" in line:
+                break
+            if time.monotonic() > deadline:
+                break
+        if self.target is None:
+            self.stop()
+            raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def service_rows(corpus, duration: float) -> list[dict]:
+    rows = []
+    for label, flags in (("batching on", ()), ("batching off", ("--max-batch-delay-ms", "0"))):
+        server = ServerProcess(*flags)
+        try:
+            asyncio.run(run_load(server.target, corpus, 4, 2.0))  # warm the server up
+            for concurrency in CONCURRENCIES:
+                result = asyncio.run(run_load(server.target, corpus, concurrency, duration))
+                rows.append({"what": f"service, {label}", **result.summary()})
+                print(rows[-1], file=sys.stderr, flush=True)
+        finally:
+            server.stop()
+    return rows
+
+
+def tesseract_row(folder: Path, seconds: float) -> dict | None:
+    if not shutil.which("tesseract"):
+        return None
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".png", ".jpg"))
+    cores = os.cpu_count() or 1
+    done, latencies = 0, []
+    started = time.perf_counter()
+
+    def one(path: Path) -> float:
+        began = time.perf_counter()
+        subprocess.run(["tesseract", str(path), "stdout", "--psm", "7", "-c", "tessedit_char_whitelist=0123456789-"],
+                       capture_output=True, timeout=60)
+        return time.perf_counter() - began
+
+    with ThreadPoolExecutor(max_workers=cores) as pool:  # one tesseract process per core
+        while time.perf_counter() - started < seconds:
+            batch = [files[(done + i) % len(files)] for i in range(cores * 4)]
+            latencies.extend(pool.map(one, batch))
+            done += len(batch)
+    elapsed = time.perf_counter() - started
+    lat = np.array(latencies) * 1000
+    return {"what": f"tesseract --psm 7, {cores} processes", "mode": "cli", "concurrency": cores,
+            "rps": round(len(latencies) / elapsed, 1), "p50_ms": round(float(np.percentile(lat, 50)), 1),
+            "p95_ms": round(float(np.percentile(lat, 95)), 1), "p99_ms": round(float(np.percentile(lat, 99)), 1),
+            "errors": 0, "correct": None}
+
+
+def model_rows(seconds_each: float = 3.0) -> list[dict]:
+    from service.model import classifier, load_model
+
+    predict = classifier(load_model())
+    rows = []
+    for batch in (1, 32, 256):
+        digits = np.random.default_rng(0).integers(0, 256, (batch, 28, 28), dtype=np.uint8)
+        predict(digits)
+        calls, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds_each:
+            predict(digits)
+            calls += 1
+        elapsed = time.perf_counter() - started
+        rows.append({"what": f"model alone, batch {batch}", "digits_per_s": round(calls * batch / elapsed),
+                     "ms_per_call": round(elapsed / calls * 1000, 2)})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/mnist.npz")
+    parser.add_argument("--images", help="corpus folder (default: 200 generated realistic-tier images)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load step")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(args.images) if args.images else make_corpus(args.data, 200, Path(scratch))
+        corpus = load_corpus(folder)
+        rows = service_rows(corpus, args.duration)
+        tesseract = tesseract_row(folder, args.duration)
+    models = model_rows()
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu}), load generator on the same machine, "
+          f"{len(corpus)} realistic-tier images, {args.duration:.0f} s per row\n")
+    print("| what | mode | concurrency | images/s | p50 ms | p95 ms | p99 ms | errors | correct codes |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows + ([tesseract] if tesseract else []):
+        correct = "" if row["correct"] is None else f"{row['correct']:.1%}"
+        print(f"| {row['what']} | {row['mode']} | {row['concurrency']} | {row['rps']} | {row['p50_ms']} | "
+              f"{row['p95_ms']} | {row['p99_ms']} | {row['errors']} | {correct} |")
+    print("\n| model alone | digits/s | ms per call |\n|---|---:|---:|")
+    for row in models:
+        print(f"| {row['what']} | {row['digits_per_s']} | {row['ms_per_call']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
