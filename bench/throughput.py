@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,27 +32,37 @@ from bench.load import load_corpus, make_corpus, run_load  # noqa: E402
 CONCURRENCIES = (1, 8, 32, 128)
 
 
-class ServerProcess:
-    """zipcode-server in a child process on an ephemeral localhost port."""
+def free_port() -> int:
+    import socket
 
-    def __init__(self, *flags: str):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServerProcess:
+    """zipcode-server in a child process on localhost; with several workers, on a fixed free port."""
+
+    def __init__(self, *flags: str, workers: int = 1):
+        port, metrics = (free_port(), free_port()) if workers > 1 else (0, 0)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service", "--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0", *flags],
+            [sys.executable, "-m", "service", "--bind", "127.0.0.1", "--port", str(port),
+             "--metrics-port", str(metrics), "--workers", str(workers), *flags],
             cwd=REPO, stderr=subprocess.PIPE, text=True,
         )
-        self.target = None
-        deadline = time.monotonic() + 120
+        self.target, serving = None, 0
+        deadline = time.monotonic() + 180
         for line in self.process.stderr:
             found = re.search(r"grpc=(127\.0\.0\.1:\d+)", line)
             if found:
                 self.target = found.group(1)
-            if " serving " in line or line.rstrip().endswith(" serving") or "INFO serving" in line:
+            serving += "INFO serving" in line
+            if serving == workers or time.monotonic() > deadline:
                 break
-            if time.monotonic() > deadline:
-                break
-        if self.target is None:
+        if self.target is None or serving < workers:
             self.stop()
             raise RuntimeError("server did not start")
+        threading.Thread(target=self.process.stderr.read, daemon=True).start()  # keep its pipe drained
 
     def stop(self) -> None:
         self.process.terminate()
@@ -61,14 +72,23 @@ class ServerProcess:
             self.process.kill()
 
 
+SETUPS = (
+    # label, server flags, workers, mode, concurrencies
+    ("batching on", (), 1, "unary", CONCURRENCIES),
+    ("batching off", ("--max-batch-delay-ms", "0"), 1, "unary", CONCURRENCIES),
+    ("batching on", (), 1, "stream", (32,)),
+    ("batching on, 2 workers", (), 2, "unary", (8, 32, 128)),
+)
+
+
 def service_rows(corpus, duration: float) -> list[dict]:
     rows = []
-    for label, flags in (("batching on", ()), ("batching off", ("--max-batch-delay-ms", "0"))):
-        server = ServerProcess(*flags)
+    for label, flags, workers, mode, concurrencies in SETUPS:
+        server = ServerProcess(*flags, workers=workers)
         try:
-            asyncio.run(run_load(server.target, corpus, 4, 2.0))  # warm the server up
-            for concurrency in CONCURRENCIES:
-                result = asyncio.run(run_load(server.target, corpus, concurrency, duration))
+            asyncio.run(run_load(server.target, corpus, 4, 2.0, mode))  # warm the server up
+            for concurrency in concurrencies:
+                result = asyncio.run(run_load(server.target, corpus, concurrency, duration, mode))
                 rows.append({"what": f"service, {label}", **result.summary()})
                 print(rows[-1], file=sys.stderr, flush=True)
         finally:

@@ -14,7 +14,9 @@ OPTIONS = (
     ("--bind", "ZIPCODE_BIND", str, "0.0.0.0", "address to listen on"),
     ("--port", "ZIPCODE_PORT", int, 50051, "gRPC port (0: any free port)"),
     ("--metrics-port", "ZIPCODE_METRICS_PORT", int, 9100, "Prometheus /metrics port (0: any free port)"),
-    ("--threads", "ZIPCODE_THREADS", int, 32, "gRPC worker threads (calls worked on at once)"),
+    ("--workers", "ZIPCODE_WORKERS", int, 1,
+     "server processes sharing the port (SO_REUSEPORT), each with its own model; metrics on port + index"),
+    ("--threads", "ZIPCODE_THREADS", int, 32, "gRPC worker threads per process (calls worked on at once)"),
     ("--max-batch-size", "ZIPCODE_MAX_BATCH_SIZE", int, 256, "most digits in one model call"),
     ("--max-batch-delay-ms", "ZIPCODE_MAX_BATCH_DELAY_MS", float, 2.0,
      "longest wait for more digits before a model call; 0 turns batching off"),
@@ -33,6 +35,7 @@ class ServerConfig:
     bind: str = "0.0.0.0"
     port: int = 50051
     metrics_port: int = 9100
+    workers: int = 1
     threads: int = 32
     max_batch_size: int = 256
     max_batch_delay_ms: float = 2.0
@@ -58,6 +61,14 @@ def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> 
         parser.error("--log-format must be text or json")
     if not 0 < args.min_confidence <= 1:
         parser.error("--min-confidence must be in (0, 1]")
-    if args.max_batch_size < 1 or args.threads < 1:
-        parser.error("--max-batch-size and --threads must be at least 1")
+    if args.max_batch_size < 1 or args.threads < 1 or args.workers < 1:
+        parser.error("--max-batch-size, --threads and --workers must be at least 1")
+    if args.workers > 1 and (args.port == 0 or args.metrics_port == 0):
+        parser.error("--workers above 1 needs fixed --port and --metrics-port (the workers share the port)")
     return ServerConfig(**vars(args))
+
+
+def as_flags(config: ServerConfig, **changes) -> list[str]:
+    """The command-line flags that reproduce `config` (with changes): how a supervisor starts workers."""
+    values = {**vars(config), **changes}
+    return [f"{flag}={values[flag[2:].replace('-', '_')]}" for flag, *_ in OPTIONS]

@@ -4,6 +4,7 @@ Where a cut is uncertain the candidates are kept as alternatives; the recogniser
 choose the one it is most confident about."""
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 
@@ -28,8 +29,8 @@ class Piece:
     def height(self) -> int:
         return self.mask.shape[0]
 
-    @property
-    def area(self) -> int:
+    @functools.cached_property
+    def area(self) -> int:  # asked for often, and the mask never changes: a merge makes a new Piece
         return int(self.mask.sum())
 
     @property

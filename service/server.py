@@ -23,7 +23,7 @@ from grpc_reflection.v1alpha import reflection  # noqa: E402
 
 from service.api import zipcode_pb2 as pb  # noqa: E402
 from service.api import zipcode_pb2_grpc as pb_grpc  # noqa: E402
-from service.config import ServerConfig, parse_config  # noqa: E402
+from service.config import ServerConfig, as_flags, parse_config  # noqa: E402
 from service.metrics import Metrics  # noqa: E402
 from service.servicer import ZipCodeServicer  # noqa: E402
 
@@ -102,7 +102,8 @@ class RecognizerServer:
         limit = config.max_message_bytes
         self.grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
-            options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
+            options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
+                     ("grpc.so_reuseport", 1)],  # --workers: several processes listen on one port
         )
         pb_grpc.add_ZipCodeRecognizerServicer_to_server(self.servicer, self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
@@ -170,9 +171,45 @@ def configure_logging(log_format: str) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
+def supervise(config: ServerConfig) -> int:
+    """--workers N: N server processes on the same port; the kernel spreads connections over them.
+    Each has its own model and GIL, which is the point: the pipeline is partly Python."""
+    import subprocess
+    import time
+
+    children = [
+        subprocess.Popen([sys.executable, "-m", "service",
+                          *as_flags(config, workers=1, metrics_port=config.metrics_port + index)])
+        for index in range(config.workers)
+    ]
+    log.info("supervising", extra={"fields": {"workers": config.workers, "pids": [c.pid for c in children]}})
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.is_set():
+        if any(child.poll() is not None for child in children):
+            log.error("a worker exited; stopping the others")
+            break
+        stop.wait(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + config.grace_seconds + 10
+    codes = []
+    for child in children:
+        try:
+            codes.append(child.wait(max(0.1, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            codes.append(child.wait())
+    return 0 if stop.is_set() and all(code == 0 for code in codes) else 2
+
+
 def main(argv: list[str] | None = None) -> int:
     config = parse_config(argv)
     configure_logging(config.log_format)
+    if config.workers > 1:
+        return supervise(config)
     from training.errors import ModelDirError
 
     try:

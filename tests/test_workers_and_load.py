@@ -1,0 +1,73 @@
+"""Several server processes on one port, and the load generator, against real servers on localhost."""
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+
+from bench.load import LoadResult, run_load
+from bench.throughput import free_port
+from bench.zipgen import generate
+from service.client import ZipCodeClient
+from tests.test_server import local_config  # noqa: F401  (same settings family)
+
+
+def test_load_generator_reports_throughput_latency_and_correctness(digit_pool):
+    from service.server import RecognizerServer
+
+    server = RecognizerServer(local_config()).start().load()
+    try:
+        rng = np.random.default_rng(3)
+        corpus = [(s.encoded, s.code) for s in (generate(digit_pool, "clean", rng) for _ in range(10))]
+        corpus.append((b"junk", None))
+        started = time.perf_counter()
+        result: LoadResult = asyncio.run(run_load(f"127.0.0.1:{server.port}", corpus, 4, 2.0))
+        assert time.perf_counter() - started < 30  # stops by itself
+        summary = result.summary()
+        assert summary["rps"] > 0 and summary["p50_ms"] <= summary["p99_ms"]
+        assert result.errors > 0  # the junk image is an error, counted
+        assert summary["correct"] >= 0.9
+        stream = asyncio.run(run_load(f"127.0.0.1:{server.port}", corpus[:10], 2, 1.0, mode="stream"))
+        assert stream.errors == 0 and len(stream.latencies) > 0 and stream.correct == stream.labelled
+    finally:
+        server.stop(1)
+
+
+def test_two_workers_share_the_port_and_stop_cleanly(digit_pool):
+    port, metrics = free_port(), free_port()
+    while metrics + 1 == port:
+        metrics = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "service", "--bind", "127.0.0.1", "--port", str(port),
+                                "--metrics-port", str(metrics), "--workers", "2"],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        with ZipCodeClient(f"127.0.0.1:{port}", timeout=10) as client:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if client.health() == "SERVING":
+                        break
+                except Exception:
+                    pass
+                time.sleep(0.5)
+            shot = generate(digit_pool, "clean", np.random.default_rng(5))
+            assert client.recognize(shot.encoded).zip_code == shot.code
+        # Each worker has its own metrics port, and both come up.
+        for index in (0, 1):
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{metrics + index}/metrics", timeout=5) as page:
+                        assert b"zipcode_model_info" in page.read()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
