@@ -7,7 +7,7 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -17,9 +17,14 @@ log = logging.getLogger(__name__)
 _STOP = object()
 
 
+def _never() -> bool:
+    return False
+
+
 @dataclass
 class _Pending:
     fields: np.ndarray
+    cancelled: Callable[[], bool] = _never  # true once the caller has gone (deadline passed, cancelled)
     future: Future = field(default_factory=Future)
     enqueued: float = field(default_factory=time.perf_counter)
 
@@ -41,11 +46,12 @@ class DynamicBatcher:
         self._queue.put(_STOP)
         self._thread.join(timeout=10)
 
-    def classify(self, fields: np.ndarray) -> np.ndarray:
-        """Blocks until the batch holding these digits has run; returns their probabilities."""
+    def classify(self, fields: np.ndarray, cancelled: Callable[[], bool] = _never) -> np.ndarray:
+        """Blocks until the batch holding these digits has run; returns their probabilities. Digits of a
+        caller that is `cancelled` by the time its batch is gathered are dropped (CancelledError)."""
         if len(fields) == 0:
             return np.zeros((0, 10), np.float32)
-        pending = _Pending(fields)
+        pending = _Pending(fields, cancelled)
         self._queue.put(pending)
         return pending.future.result()
 
@@ -60,9 +66,19 @@ class DynamicBatcher:
                 break
             if item is _STOP or size + len(item.fields) > self._max_batch:
                 return batch, item  # run this batch; the item starts the next one
+            if self._dropped(item):
+                continue
             batch.append(item)
             size += len(item.fields)
         return batch, None
+
+    @staticmethod
+    def _dropped(item: _Pending) -> bool:
+        """A caller that has gone frees its place: its digits are not run."""
+        if item.cancelled():
+            item.future.set_exception(CancelledError("the call was cancelled or its deadline passed"))
+            return True
+        return False
 
     def _run(self) -> None:
         carried = None
@@ -71,7 +87,12 @@ class DynamicBatcher:
             carried = None
             if item is _STOP:
                 return
+            if self._dropped(item):
+                continue
             batch, carried = self._gather(item)
+            batch = [pending for pending in batch if not self._dropped(pending)]
+            if not batch:
+                continue
             started = time.perf_counter()
             try:
                 probabilities = np.asarray(self._predict(np.concatenate([p.fields for p in batch])))

@@ -23,7 +23,10 @@ OPTIONS = (
     ("--min-confidence", "ZIPCODE_MIN_CONFIDENCE", float, DEFAULT_MIN_CONFIDENCE,
      "default confidence of a whole code needed to accept a read"),
     ("--max-message-bytes", "ZIPCODE_MAX_MESSAGE_BYTES", int, 10 * 1024 * 1024, "largest request accepted"),
-    ("--max-pixels", "ZIPCODE_MAX_PIXELS", int, 25_000_000, "largest image accepted, in pixels"),
+    ("--max-pixels", "ZIPCODE_MAX_PIXELS", int, 25_000_000, "largest image accepted, in pixels (checked from the header)"),
+    ("--max-side", "ZIPCODE_MAX_SIDE", int, 20_000, "largest width or height accepted, in pixels"),
+    ("--max-in-flight", "ZIPCODE_MAX_IN_FLIGHT", int, 256,
+     "calls accepted at once (working or queued); more get RESOURCE_EXHAUSTED at once"),
     ("--grace-seconds", "ZIPCODE_GRACE_SECONDS", float, 10.0, "time to finish calls in flight on SIGTERM"),
     ("--log-format", "ZIPCODE_LOG_FORMAT", str, "text", "text or json"),
 )
@@ -42,6 +45,8 @@ class ServerConfig:
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     max_message_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 25_000_000
+    max_side: int = 20_000
+    max_in_flight: int = 256
     grace_seconds: float = 10.0
     log_format: str = "text"
 

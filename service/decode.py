@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from service.errors import ImageTooLarge, InputError
+from service.image_header import dimensions
 
 # Magic numbers of what we accept, and of the formats people most often send by mistake.
 _ACCEPTED = (
@@ -25,6 +26,7 @@ _REFUSED = (
 )
 SUPPORTED = "PNG, JPEG, BMP, TIFF or WebP"
 DEFAULT_MAX_PIXELS = 25_000_000
+DEFAULT_MAX_SIDE = 20_000
 
 
 def sniff_format(data: bytes) -> str:
@@ -43,9 +45,24 @@ def sniff_format(data: bytes) -> str:
     raise InputError(f"not an image: the first bytes match no known image format; send {SUPPORTED}")
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode to uint8 BGR [H, W, 3]."""
+def check_size(width: int, height: int, max_pixels: int, max_side: int, source: str) -> None:
+    if width <= 0 or height <= 0:
+        raise InputError(f"{source} gives an empty size of {width}x{height}")
+    if width > max_side or height > max_side:
+        raise ImageTooLarge(f"{source} gives {width}x{height}: a side over the limit of {max_side:,} pixels; "
+                            "send the zip-code field only, or a smaller image")
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"{source} gives {width}x{height} = {width * height:,} pixels, over the limit of "
+                            f"{max_pixels:,}; send the zip-code field only, or a smaller image")
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
+    """Decode to uint8 BGR [H, W, 3]. The size is checked from the header first, so a small file that
+    claims an enormous image is refused without decoding it."""
     image_format = sniff_format(data)
+    claimed = dimensions(data, image_format)
+    if claimed is not None:
+        check_size(*claimed, max_pixels, max_side, f"the {image_format} header")
     buffer = np.frombuffer(data, dtype=np.uint8)
     if image_format == "JPEG":
         # IMREAD_COLOR applies the EXIF orientation; JPEG has neither alpha nor (in practice) 16 bits.
@@ -55,8 +72,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
     if image is None or image.size == 0:
         raise InputError(f"corrupt or truncated {image_format} image: OpenCV could not decode it")
     height, width = image.shape[:2]
-    if height * width > max_pixels:
-        raise ImageTooLarge(f"image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,}")
+    check_size(width, height, max_pixels, max_side, "the decoded image")  # headers we cannot read
     return _to_bgr8(_to_8bit(image))
 
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from service.binarize import ink_image
-from service.decode import DEFAULT_MAX_PIXELS, decode_image
+from service.decode import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, decode_image
 from service.guides import remove_guides
 from service.normalize import normalize_digit
 from service.segment import Piece, Segmentation, segment
@@ -20,6 +20,9 @@ from service.segment import Piece, Segmentation, segment
 # from the error-versus-reject curve of bench/accuracy.py; see docs/benchmarks.md.
 DEFAULT_MIN_CONFIDENCE = 0.97
 WORKING_HEIGHT = 240  # larger photos are shrunk to this height first: digits stay well above 28 pixels
+# A zip-code field is mostly paper: generated fields of every tier have at most 22% ink (median 10%).
+# Noise, texture or a dark photo has far more, and a classifier reads confident 8s in it.
+MAX_INK_SHARE = 0.35
 VALID_LENGTHS = (5, 9)
 
 Classifier = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> float probabilities [N, 10]
@@ -69,43 +72,49 @@ def _digit_field(ink: np.ndarray, piece: Piece) -> np.ndarray:
 
 class Recognizer:
     def __init__(self, classify: Classifier, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                 max_pixels: int = DEFAULT_MAX_PIXELS):
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE):
         self.classify = classify
         self.min_confidence = min_confidence
         self.max_pixels = max_pixels
+        self.max_side = max_side
 
-    def recognize(self, data: bytes, expected_length: int = 0, min_confidence: float | None = None) -> Recognition:
+    def recognize(self, data: bytes, expected_length: int = 0, min_confidence: float | None = None,
+                  classify: Classifier | None = None) -> Recognition:
+        """classify: this call's own classifier (the server passes one that knows when the call is
+        cancelled); the recogniser's by default."""
         started = time.perf_counter()
-        image = decode_image(data, self.max_pixels)
+        image = decode_image(data, self.max_pixels, self.max_side)
         decoded = time.perf_counter()
-        recognition = self.recognize_image(image, expected_length, min_confidence)
+        recognition = self.recognize_image(image, expected_length, min_confidence, classify)
         recognition.stage_seconds["decode"] = decoded - started
         return recognition
 
-    def recognize_image(self, bgr: np.ndarray, expected_length: int = 0,
-                        min_confidence: float | None = None) -> Recognition:
+    def recognize_image(self, bgr: np.ndarray, expected_length: int = 0, min_confidence: float | None = None,
+                        classify: Classifier | None = None) -> Recognition:
         threshold = self.min_confidence if not min_confidence else min_confidence
         started = time.perf_counter()
         scale = min(1.0, WORKING_HEIGHT / bgr.shape[0])
         working = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         inked = ink_image(working)
         mask, guides = remove_guides(inked.mask, inked.faint_mask)
-        segmentation = segment(mask, expected_length)
+        plausible = np.count_nonzero(mask) <= MAX_INK_SHARE * mask.size
+        segmentation = segment(mask, expected_length) if plausible else Segmentation()
         pieces = [piece for slot in segmentation.slots for cutting in slot for piece in cutting]
         fields = np.stack([_digit_field(inked.ink, piece) for piece in pieces]) if pieces else None
         segmented = time.perf_counter()
-        digits = self._classify(fields, segmentation, scale)
+        digits = self._classify(fields, segmentation, scale, classify or self.classify)
         recognition = self._decide(digits, expected_length, threshold, inked.light_on_dark,
                                    guides.horizontal + guides.vertical)
         recognition.stage_seconds.update(segment=segmented - started, classify=time.perf_counter() - segmented)
         return recognition
 
-    def _classify(self, fields: np.ndarray | None, segmentation: Segmentation, scale: float) -> list[DigitRead]:
+    def _classify(self, fields: np.ndarray | None, segmentation: Segmentation, scale: float,
+                  classify: Classifier) -> list[DigitRead]:
         """One model call for every piece of every alternative; then, per slot, the cutting whose digits
         the classifier is most confident about (highest product of their top probabilities)."""
         if fields is None:
             return []
-        probabilities = np.asarray(self.classify(fields), dtype=np.float64)
+        probabilities = np.asarray(classify(fields), dtype=np.float64)
         reads, index = [], 0
         for slot in segmentation.slots:
             best, best_score = None, -1.0

@@ -86,7 +86,8 @@ def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
     )
     metrics.model.info({"version": version, "architecture": info.architecture, "device": device,
                         "path": str(model.directory)})
-    recognizer = Recognizer(classify, min_confidence=config.min_confidence, max_pixels=config.max_pixels)
+    recognizer = Recognizer(classify, min_confidence=config.min_confidence, max_pixels=config.max_pixels,
+                            max_side=config.max_side)
     return Engine(recognizer, classify, version, info, batcher)
 
 
@@ -102,6 +103,9 @@ class RecognizerServer:
         limit = config.max_message_bytes
         self.grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
+            # A bounded queue: past this many calls (working or waiting for a thread) gRPC answers
+            # RESOURCE_EXHAUSTED at once instead of queueing without end. Health checks count too.
+            maximum_concurrent_rpcs=config.max_in_flight,
             options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
                      ("grpc.so_reuseport", 1)],  # --workers: several processes listen on one port
         )
@@ -212,6 +216,17 @@ def main(argv: list[str] | None = None) -> int:
         return supervise(config)
     from training.errors import ModelDirError
 
+    # Import TensorFlow before installing our handlers: its import sets absl's own SIGTERM handler, which
+    # would kill the process without a graceful stop. Ours go in before the server reports SERVING, so
+    # no signal can fall between the two.
+    import tensorflow  # noqa: F401
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    # A process inherits its parent's blocked signals; a supervisor or test runner with SIGTERM blocked
+    # would otherwise leave us deaf to it.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     try:
         server = RecognizerServer(config).start()
     except (OSError, RuntimeError) as error:
@@ -223,11 +238,6 @@ def main(argv: list[str] | None = None) -> int:
         log.error(f"cannot load the model: {error}")
         server.stop(0)
         return 2
-    # Installed after loading: importing TensorFlow sets absl's own SIGTERM handler, which would kill
-    # the process without a graceful stop.
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     log.info("shutting down", extra={"fields": {"grace_seconds": config.grace_seconds}})
     server.stop()

@@ -2,6 +2,8 @@
 and map input errors to the status codes the API promises."""
 from __future__ import annotations
 
+from concurrent.futures import CancelledError
+
 import grpc
 import numpy as np
 
@@ -63,10 +65,18 @@ class ZipCodeServicer(pb_grpc.ZipCodeRecognizerServicer):
             context.abort(grpc.StatusCode.UNAVAILABLE, "the model is still loading; retry shortly")
         return self._engine
 
-    def _recognize(self, request: pb.RecognizeRequest) -> pb.RecognizeResponse:
+    def _classifier_for(self, context):
+        """The engine's classifier, told when this call is gone so its digits leave the batch queue."""
+        engine = self._engine
+        if engine.batcher is None:
+            return engine.classify
+        return lambda fields: engine.batcher.classify(fields, cancelled=lambda: not context.is_active())
+
+    def _recognize(self, request: pb.RecognizeRequest, context) -> pb.RecognizeResponse:
         _check_request(request)
         engine = self._engine
-        recognition = engine.recognizer.recognize(request.image, request.expected_length, request.min_confidence or None)
+        recognition = engine.recognizer.recognize(request.image, request.expected_length, request.min_confidence or None,
+                                                  classify=self._classifier_for(context))
         self._observe(recognition)
         return to_response(request.request_id, recognition, engine.version)
 
@@ -80,11 +90,25 @@ class ZipCodeServicer(pb_grpc.ZipCodeRecognizerServicer):
         if recognition.reject_reason:
             m.rejections.labels(recognition.reject_reason).inc()
 
+    @staticmethod
+    def _gone(context, outcome) -> bool:
+        """A call whose client has gone (deadline passed while it waited for a thread, or cancelled)
+        is not worked on."""
+        if context.is_active():
+            return False
+        outcome["code"] = "CANCELLED"
+        return True
+
     def Recognize(self, request, context):
         with self._metrics.call("Recognize") as outcome:
             self._ready(context)
+            if self._gone(context, outcome):
+                return pb.RecognizeResponse()
             try:
-                return self._recognize(request)
+                return self._recognize(request, context)
+            except CancelledError:
+                outcome["code"] = "CANCELLED"
+                return pb.RecognizeResponse()
             except InputError as error:
                 outcome["code"] = status_of(error).name
                 context.abort(status_of(error), str(error))
@@ -93,8 +117,13 @@ class ZipCodeServicer(pb_grpc.ZipCodeRecognizerServicer):
         self._ready(context)
         for request in request_iterator:
             with self._metrics.call("RecognizeStream") as outcome:
+                if self._gone(context, outcome):
+                    return
                 try:
-                    yield self._recognize(request)
+                    yield self._recognize(request, context)
+                except CancelledError:
+                    outcome["code"] = "CANCELLED"
+                    return
                 except InputError as error:
                     outcome["code"] = status_of(error).name
                     self._metrics.rejections.labels("invalid_image").inc()
@@ -122,7 +151,11 @@ class ZipCodeServicer(pb_grpc.ZipCodeRecognizerServicer):
                 outcome["code"] = "INVALID_ARGUMENT"
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
             fields = np.frombuffer(b"".join(request.digits), np.uint8).reshape(-1, 28, 28)
-            probabilities = engine.classify(fields)
+            try:
+                probabilities = self._classifier_for(context)(fields)
+            except CancelledError:
+                outcome["code"] = "CANCELLED"
+                return pb.ClassifyDigitsResponse()
             return pb.ClassifyDigitsResponse(
                 model_version=engine.version,
                 results=[

@@ -106,6 +106,20 @@ class ExportedModel:
         return self.signature(**{INPUT_NAME: tf.convert_to_tensor(images, tf.uint8)})[OUTPUT_NAME]
 
 
+def _check_signature(directory: Path, signature) -> None:
+    """The serving contract: images uint8 [N, 28, 28] in, probabilities [N, 10] out. A model that does
+    not keep it must stop the server at start, not fail on every request."""
+    _, inputs = signature.structured_input_signature
+    spec = inputs.get(INPUT_NAME)
+    if spec is None or spec.dtype != tf.uint8 or spec.shape.as_list()[1:] != list(IMAGE_SHAPE):
+        found = {name: f"{s.dtype.name} {s.shape.as_list()}" for name, s in inputs.items()}
+        raise ModelDirError(f"{directory}: {SIGNATURE_NAME} must take {INPUT_NAME} uint8 [N, 28, 28]; it takes {found}")
+    outputs = signature.structured_outputs
+    if OUTPUT_NAME not in outputs or outputs[OUTPUT_NAME].shape.as_list()[1:] != [NUM_CLASSES]:
+        found = {name: t.shape.as_list() for name, t in outputs.items()}
+        raise ModelDirError(f"{directory}: {SIGNATURE_NAME} must return {OUTPUT_NAME} [N, 10]; it returns {found}")
+
+
 def load_exported(path: str | Path) -> ExportedModel:
     directory = resolve_version_dir(path)
     try:
@@ -114,6 +128,7 @@ def load_exported(path: str | Path) -> ExportedModel:
         raise ModelDirError(f"{directory}: cannot load SavedModel ({type(error).__name__}: {error})") from error
     if SIGNATURE_NAME not in loaded.signatures:
         raise ModelDirError(f"{directory}: SavedModel has no {SIGNATURE_NAME} signature")
+    _check_signature(directory, loaded.signatures[SIGNATURE_NAME])
     card_path = directory / CARD_NAME
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
     return ExportedModel(directory=directory, card=card, module=loaded, signature=loaded.signatures[SIGNATURE_NAME])
