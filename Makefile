@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MNIST ?= ../shared/data/mnist.npz
 
-.PHONY: install test serve proto model evaluate compare accuracy bench clean
+.PHONY: install test serve proto model evaluate compare accuracy bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ accuracy: $(STAMP)
 # Throughput and latency: servers with batching on and off, Tesseract, the model alone (docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py --data $(MNIST) --duration 10
+
+# Ten minutes at moderate load: errors, latency drift, memory growth (docs/benchmarks.md).
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --data $(MNIST) --minutes 10
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -61,6 +61,13 @@ class ZipCodeClient:
         response = self._health.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout or self.timeout)
         return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
 
+    @staticmethod
+    def tls(ca: str | None = None, cert: str | None = None, key: str | None = None) -> grpc.ChannelCredentials:
+        """Channel credentials from PEM files: the CA that signed the server's certificate (None: the
+        system's), and for mutual TLS this client's certificate and key."""
+        read = lambda path: open(path, "rb").read() if path else None
+        return grpc.ssl_channel_credentials(read(ca), read(key), read(cert))
+
     def close(self) -> None:
         self.channel.close()
 

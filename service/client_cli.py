@@ -54,11 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=10.0, help="deadline per call, seconds")
     parser.add_argument("--concurrency", type=int, default=8, help="calls in flight at once")
     parser.add_argument("--csv", metavar="OUT", help="write the results to this CSV file instead of the screen")
+    parser.add_argument("--tls-ca", help="PEM CA of the server's certificate: connect over TLS")
+    parser.add_argument("--tls-cert", help="PEM client certificate, for mutual TLS")
+    parser.add_argument("--tls-key", help="PEM key of --tls-cert")
     parser.add_argument("paths", nargs="+", metavar="IMAGE|DIR|health")
     args = parser.parse_args(argv)
     from service.client import ZipCodeClient
 
-    with ZipCodeClient(args.target, timeout=args.timeout) as client:
+    credentials = ZipCodeClient.tls(args.tls_ca, args.tls_cert, args.tls_key) if args.tls_ca or args.tls_cert else None
+    with ZipCodeClient(args.target, timeout=args.timeout, credentials=credentials) as client:
         if args.paths == ["health"]:
             try:
                 status = client.health()

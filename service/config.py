@@ -29,6 +29,10 @@ OPTIONS = (
      "calls accepted at once (working or queued); more get RESOURCE_EXHAUSTED at once"),
     ("--grace-seconds", "ZIPCODE_GRACE_SECONDS", float, 10.0, "time to finish calls in flight on SIGTERM"),
     ("--log-format", "ZIPCODE_LOG_FORMAT", str, "text", "text or json"),
+    ("--tls-cert", "ZIPCODE_TLS_CERT", str, "", "PEM certificate chain: serve gRPC over TLS (with --tls-key)"),
+    ("--tls-key", "ZIPCODE_TLS_KEY", str, "", "PEM private key of --tls-cert"),
+    ("--tls-client-ca", "ZIPCODE_TLS_CLIENT_CA", str, "",
+     "PEM CA bundle: require client certificates signed by it (mutual TLS)"),
 )
 
 
@@ -49,6 +53,9 @@ class ServerConfig:
     max_in_flight: int = 256
     grace_seconds: float = 10.0
     log_format: str = "text"
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
 
 
 def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> ServerConfig:
@@ -68,6 +75,13 @@ def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> 
         parser.error("--min-confidence must be in (0, 1]")
     if args.max_batch_size < 1 or args.threads < 1 or args.workers < 1:
         parser.error("--max-batch-size, --threads and --workers must be at least 1")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        parser.error("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key), ("--tls-client-ca", args.tls_client_ca)):
+        if path and not os.path.isfile(path):
+            parser.error(f"{flag} {path}: no such file")
     if args.workers > 1 and (args.port == 0 or args.metrics_port == 0):
         parser.error("--workers above 1 needs fixed --port and --metrics-port (the workers share the port)")
     return ServerConfig(**vars(args))

@@ -183,6 +183,8 @@ def segment(mask: np.ndarray, expected_length: int = 0) -> Segmentation:
     # Stray marks: outside the band the digits are written in, or specks too small to be a digit part.
     in_band = [p for p in pieces if abs(p.centre_y() - line_centre) < 0.75 * digit_height]
     pieces = [p for p in in_band if p.area >= 0.004 * digit_height ** 2]
+    if not pieces:  # nothing left in the band (found by fuzzing: marks far apart, band between them)
+        return Segmentation()
     # Broken digits make the first height estimate short; merge, measure again on the merged pieces,
     # and merge once more with the better estimate.
     for _ in range(2):

@@ -91,6 +91,18 @@ def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
     return Engine(recognizer, classify, version, info, batcher)
 
 
+def server_credentials(config: ServerConfig):
+    """TLS when a certificate is configured, mutual TLS when a client CA is too; otherwise None, and the
+    log says the server is in plain text."""
+    if not config.tls_cert:
+        return None, "plaintext (no TLS): anyone on the network can read and send requests"
+    with open(config.tls_key, "rb") as key, open(config.tls_cert, "rb") as chain:
+        pair = (key.read(), chain.read())
+    client_ca = open(config.tls_client_ca, "rb").read() if config.tls_client_ca else None
+    credentials = grpc.ssl_server_credentials([pair], root_certificates=client_ca, require_client_auth=bool(client_ca))
+    return credentials, "mutual TLS (client certificates required)" if client_ca else "TLS"
+
+
 class RecognizerServer:
     def __init__(self, config: ServerConfig):
         self.config = config
@@ -122,14 +134,16 @@ class RecognizerServer:
     def start(self) -> "RecognizerServer":
         """Listen (health NOT_SERVING) and serve metrics; the model is not loaded yet."""
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.port = self.grpc.add_insecure_port(f"{self.config.bind}:{self.config.port}")
+        address = f"{self.config.bind}:{self.config.port}"
+        credentials, transport = server_credentials(self.config)
+        self.port = self.grpc.add_secure_port(address, credentials) if credentials else self.grpc.add_insecure_port(address)
         if not self.port:
-            raise OSError(f"cannot listen on {self.config.bind}:{self.config.port}")
+            raise OSError(f"cannot listen on {address}")
         self.grpc.start()
         self.metrics_port = self.metrics.serve(self.config.bind, self.config.metrics_port)
         log.info("listening", extra={"fields": {"grpc": f"{self.config.bind}:{self.port}",
                                                  "metrics": f"{self.config.bind}:{self.metrics_port}",
-                                                 "transport": "plaintext (no TLS)"}})
+                                                 "transport": transport}})
         return self
 
     def load(self) -> "RecognizerServer":
@@ -224,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    # A process inherits its parent's blocked signals; a supervisor or test runner with SIGTERM blocked
-    # would otherwise leave us deaf to it.
+    # A process inherits its parent's blocked signals: unblock them here, or a supervisor or test runner
+    # that has SIGTERM blocked would leave the main thread deaf to it.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     try:
         server = RecognizerServer(config).start()
@@ -238,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         log.error(f"cannot load the model: {error}")
         server.stop(0)
         return 2
-    stop.wait()
+    # Python runs signal handlers only on the main thread, between bytecodes. A SIGTERM delivered to one
+    # of TensorFlow's or gRPC's threads would never wake a main thread blocked in a bare wait(), so it
+    # wakes twice a second to let the handler run.
+    while not stop.wait(0.5):
+        pass
     log.info("shutting down", extra={"fields": {"grace_seconds": config.grace_seconds}})
     server.stop()
     return 0

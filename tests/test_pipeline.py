@@ -177,3 +177,13 @@ def test_end_to_end_accuracy_floor_per_tier(digit_pool, recognizer, tier):
     samples = [generate(digit_pool, tier, rng) for _ in range(40)]
     correct = sum(recognizer.recognize(s.encoded).zip_code == s.code for s in samples)
     assert correct / len(samples) >= FLOORS[tier]
+
+
+def test_marks_that_all_fall_outside_the_writing_band_segment_to_nothing():
+    # Found by fuzzing: two thin bars far apart put the band's centre between them, so both fall out
+    # of it and nothing is left to measure.
+    mask = np.zeros((100, 200), np.uint8)
+    mask[0:2, 10:60] = 255
+    mask[98:100, 110:160] = 255
+    assert segment(mask).slots == []
+    assert segment(np.zeros((40, 40), np.uint8)).slots == []

@@ -80,6 +80,7 @@ def _corpus():
         ("pdf", b"%PDF-1.4\n%...", "INVALID_ARGUMENT", "unsupported image format PDF"),
         ("bomb", png_claiming(60_000, 60_000), "RESOURCE_EXHAUSTED", "over the limit"),
         ("too many pixels", cv2.imencode(".png", np.zeros((1500, 1500), np.uint8))[1].tobytes(), "RESOURCE_EXHAUSTED", "pixels"),
+        ("too many bytes", b"\x89PNG\r\n\x1a\n" + bytes(5 * 1024 * 1024), "RESOURCE_EXHAUSTED", ""),  # over 4 MiB
         ("16-bit", cv2.imencode(".png", np.full((60, 200), 60000, np.uint16))[1].tobytes(), "OK", "no_digits"),
         ("alpha", cv2.imencode(".png", np.zeros((60, 200, 4), np.uint8))[1].tobytes(), "OK", "no_digits"),
         ("1x1", cv2.imencode(".png", np.zeros((1, 1), np.uint8))[1].tobytes(), "OK", "no_digits"),
@@ -220,6 +221,7 @@ def test_sigterm_answers_every_call_in_flight_then_exits_0(digit_pool, tmp_path)
         assert code == 0, log.read_text()[-3000:]
         stderr = log.read_text()
         assert "shutting down" in stderr and "stopped" in stderr
+        assert "transport=plaintext (no TLS)" in stderr  # without TLS settings the log says so
         client.close()
     finally:
         if process.poll() is None:
