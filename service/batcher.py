@@ -30,7 +30,12 @@ class _Pending:
 
 
 class DynamicBatcher:
-    def __init__(self, predict: Callable[[np.ndarray], np.ndarray], max_batch: int, max_delay_s: float, metrics=None):
+    def __init__(self, predict: Callable[[np.ndarray], np.ndarray], max_batch: int, max_delay_s: float, metrics=None,
+                 calls_in_flight: Callable[[], int] | None = None):
+        """calls_in_flight: how many calls the server is working on. The batcher waits for more digits
+        only while some of them have not handed theirs in yet; a lone request goes straight to the
+        model. Without it, it always waits up to max_delay_s."""
+        self._calls_in_flight = calls_in_flight
         self._predict = predict
         self._max_batch = max_batch
         self._max_delay = max_delay_s
@@ -59,6 +64,8 @@ class DynamicBatcher:
         batch, size = [first], len(first.fields)
         deadline = first.enqueued + self._max_delay
         while size < self._max_batch:
+            if self._calls_in_flight is not None and self._queue.empty() and len(batch) >= self._calls_in_flight():
+                break  # everyone who could join is in this batch already
             remaining = deadline - time.perf_counter()
             try:
                 item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()

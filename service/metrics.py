@@ -2,6 +2,7 @@
 process, as they do in the tests). Every metric is described in the README."""
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 
@@ -32,6 +33,8 @@ class Metrics:
                                     buckets=CONFIDENCE_BUCKETS, registry=r)
         self.in_flight = Gauge("zipcode_requests_in_flight", "Calls being worked on now", registry=r)
         self.model = Info("zipcode_model", "The model being served and its device", registry=r)
+        self.active_calls = 0  # the gauge's value as a plain int, read by the batcher on its hot path
+        self._active_lock = threading.Lock()
         self._http = None
 
     def serve(self, address: str, port: int) -> int:
@@ -50,6 +53,8 @@ class Metrics:
         """Count and time one call; the body sets outcome["code"] when it fails."""
         outcome = {"code": "OK"}
         self.in_flight.inc()
+        with self._active_lock:
+            self.active_calls += 1
         started = time.perf_counter()
         try:
             yield outcome
@@ -59,5 +64,7 @@ class Metrics:
             raise
         finally:
             self.in_flight.dec()
+            with self._active_lock:
+                self.active_calls -= 1
             self.latency.labels(method).observe(time.perf_counter() - started)
             self.requests.labels(method, outcome["code"]).inc()

@@ -71,7 +71,8 @@ def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
     batcher = None
     classify = predict
     if config.max_batch_delay_ms > 0:
-        batcher = DynamicBatcher(predict, config.max_batch_size, config.max_batch_delay_ms / 1000, metrics).start()
+        batcher = DynamicBatcher(predict, config.max_batch_size, config.max_batch_delay_ms / 1000, metrics,
+                                 calls_in_flight=lambda: metrics.active_calls).start()
         classify = batcher.classify
     card = model.card
     version = str(card.get("version", model.directory.name))

@@ -19,6 +19,7 @@ import pytest
 from bench.throughput import free_port
 from bench.zipgen import generate
 from service import decode as decode_module
+from service.api import zipcode_pb2 as pb
 from service.client import ZipCodeClient
 from service.decode import decode_image
 from service.errors import ImageTooLarge, InputError
@@ -155,28 +156,38 @@ def test_overload_is_refused_at_once_not_queued(digit_pool):
 
 
 def test_a_call_past_its_deadline_is_not_worked_on(digit_pool):
-    slow = RecognizerServer(local_config(max_batch_delay_ms=600)).start().load()
+    slow = RecognizerServer(local_config()).start().load()
+    batcher = slow.engine.batcher
+    predict = batcher._predict
+
+    def slow_model(fields):  # a busy model, so that a queue forms behind it
+        time.sleep(0.6)
+        return predict(fields)
+
+    batcher._predict = slow_model
     try:
-        shot = generate(digit_pool, "clean", np.random.default_rng(9))
+        first, second = (generate(digit_pool, "clean", np.random.default_rng(seed)) for seed in (9, 10))
         with ZipCodeClient(f"127.0.0.1:{slow.port}", timeout=30) as client:
-            client.recognize(shot.encoded)  # one normal call (waits out the long batch delay)
             before = sample_value(metrics_text(slow), "zipcode_batch_size_digits_count")
+            occupying = client._stub.Recognize.future(pb.RecognizeRequest(image=first.encoded), timeout=30)
+            time.sleep(0.2)  # the first call's digits are in the model now
             with pytest.raises(grpc.RpcError) as raised:
-                client.recognize(shot.encoded, timeout=0.2)
+                client.recognize(second.encoded, timeout=0.2)  # waits behind it and gives up
             assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-            time.sleep(1.0)  # past the batch delay: a batch would have run by now
+            assert occupying.result().zip_code == first.code
+            time.sleep(1.0)
             after = metrics_text(slow)
-            # Its digits left the queue: no model call ran for them.
-            assert sample_value(after, "zipcode_batch_size_digits_count") == before
+            # One model call ran (the first call's); the second call's digits left the queue unrun.
+            assert sample_value(after, "zipcode_batch_size_digits_count") == before + 1
             assert sample_value(after, "zipcode_requests_total", method="Recognize", code="CANCELLED") == 1
-            assert client.recognize(shot.encoded).zip_code == shot.code
+            batcher._predict = predict
+            assert client.recognize(second.encoded).zip_code == second.code
     finally:
+        batcher._predict = predict
         slow.stop(1)
 
 
 def test_sigterm_answers_every_call_in_flight_then_exits_0(digit_pool, tmp_path):
-    from service.api import zipcode_pb2 as pb
-
     port, metrics = free_port(), free_port()
     log = tmp_path / "server.log"
     with open(log, "w") as sink:  # a file, not a pipe: nobody drains a pipe while the test runs
