@@ -24,6 +24,7 @@ from service.client import ZipCodeClient
 from service.decode import decode_image
 from service.errors import ImageTooLarge, InputError
 from service.server import RecognizerServer
+from tests.serving import wait_until_serving
 from tests.test_server import local_config, metrics_text, sample_value
 
 
@@ -195,15 +196,7 @@ def test_sigterm_answers_every_call_in_flight_then_exits_0(digit_pool, tmp_path)
                                     "--metrics-port", str(metrics), "--grace-seconds", "30"], stderr=sink)
     try:
         client = ZipCodeClient(f"127.0.0.1:{port}", timeout=90)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if client.health() == "SERVING":
-                    break
-            except grpc.RpcError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.3)
+        wait_until_serving(client)
         rng = np.random.default_rng(12)
         shots = [generate(digit_pool, "hard", rng) for _ in range(60)]
         futures = [client._stub.Recognize.future(pb.RecognizeRequest(image=s.encoded), timeout=90) for s in shots]

@@ -12,7 +12,8 @@ from bench.load import LoadResult, run_load
 from bench.throughput import free_port
 from bench.zipgen import generate
 from service.client import ZipCodeClient
-from tests.test_server import local_config  # noqa: F401  (same settings family)
+from tests.serving import wait_until_serving
+from tests.test_server import local_config
 
 
 def test_load_generator_reports_throughput_latency_and_correctness(digit_pool):
@@ -36,23 +37,16 @@ def test_load_generator_reports_throughput_latency_and_correctness(digit_pool):
         server.stop(1)
 
 
-def test_two_workers_share_the_port_and_stop_cleanly(digit_pool):
+def test_two_workers_share_the_port_and_stop_cleanly(digit_pool, tmp_path):
     port, metrics = free_port(), free_port()
     while metrics + 1 == port:
         metrics = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "service", "--bind", "127.0.0.1", "--port", str(port),
-                                "--metrics-port", str(metrics), "--workers", "2"],
-                               stderr=subprocess.PIPE, text=True)
+    with open(tmp_path / "server.log", "w") as sink:  # a file: nobody drains a pipe while the test runs
+        process = subprocess.Popen([sys.executable, "-m", "service", "--bind", "127.0.0.1", "--port", str(port),
+                                    "--metrics-port", str(metrics), "--workers", "2"], stderr=sink)
     try:
         with ZipCodeClient(f"127.0.0.1:{port}", timeout=10) as client:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if client.health() == "SERVING":
-                        break
-                except Exception:
-                    pass
-                time.sleep(0.5)
+            wait_until_serving(client)
             shot = generate(digit_pool, "clean", np.random.default_rng(5))
             assert client.recognize(shot.encoded).zip_code == shot.code
         # Each worker has its own metrics port, and both come up.
