@@ -27,9 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from bench.accuracy import tesseract_read  # noqa: E402
 from bench.load import load_corpus, make_corpus, run_load  # noqa: E402
 
 CONCURRENCIES = (1, 8, 32, 128)
+TESSERACT_MODE = 7  # single text line: its per-image cost, which is what this table compares
 
 
 def free_port() -> int:
@@ -106,8 +108,7 @@ def tesseract_row(folder: Path, seconds: float) -> dict | None:
 
     def one(path: Path) -> float:
         began = time.perf_counter()
-        subprocess.run(["tesseract", str(path), "stdout", "--psm", "7", "-c", "tessedit_char_whitelist=0123456789-"],
-                       capture_output=True, timeout=60)
+        tesseract_read(path, TESSERACT_MODE)
         return time.perf_counter() - began
 
     with ThreadPoolExecutor(max_workers=cores) as pool:  # one tesseract process per core
@@ -117,7 +118,7 @@ def tesseract_row(folder: Path, seconds: float) -> dict | None:
             done += len(batch)
     elapsed = time.perf_counter() - started
     lat = np.array(latencies) * 1000
-    return {"what": f"tesseract --psm 7, {cores} processes", "mode": "cli", "concurrency": cores,
+    return {"what": f"tesseract --psm {TESSERACT_MODE}, {cores} processes", "mode": "cli", "concurrency": cores,
             "rps": round(len(latencies) / elapsed, 1), "p50_ms": round(float(np.percentile(lat, 50)), 1),
             "p95_ms": round(float(np.percentile(lat, 95)), 1), "p99_ms": round(float(np.percentile(lat, 99)), 1),
             "errors": 0, "correct": None}

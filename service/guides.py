@@ -1,6 +1,6 @@
 """Removing pre-printed boxes and guide lines from the ink mask without cutting the handwriting that
 crosses them. Lines are found with a probabilistic Hough transform (so a slightly rotated form still
-works), erased, and the strokes that crossed them are bridged again."""
+works) and box edges by a tall opening, then erased, keeping the pixels where strokes cross them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-MAX_TILT = np.deg2rad(12)  # how far from horizontal/vertical a printed line may lie in the photo
+MAX_TILT = np.deg2rad(12)  # how far from horizontal a printed rule may lie in the photo
 
 
 @dataclass
@@ -18,25 +18,26 @@ class Guides:
     vertical: int
 
 
-def _segments(mask: np.ndarray, min_length: int, horizontal: bool) -> list[tuple[int, int, int, int]]:
+def _rules(mask: np.ndarray, min_length: int) -> list[tuple[int, int, int, int]]:
+    """Near-horizontal line segments at least min_length long."""
     gap = max(3, mask.shape[1] // 80)
     found = cv2.HoughLinesP(mask, 1, np.pi / 180, threshold=max(10, min_length // 2), minLineLength=min_length, maxLineGap=gap)
     keep = []
     for x0, y0, x1, y1 in ([] if found is None else found[:, 0]):
         angle = np.arctan2(abs(y1 - y0), abs(x1 - x0))
-        if (angle <= MAX_TILT) if horizontal else (angle >= np.pi / 2 - MAX_TILT):
+        if angle <= MAX_TILT:
             keep.append((int(x0), int(y0), int(x1), int(y1)))
     return keep
 
 
-def _thickness(mask: np.ndarray, segment, horizontal: bool) -> int:
-    """Median run of ink across the line at points along it; strokes crossing it make the long outliers."""
+def _thickness(mask: np.ndarray, segment) -> int:
+    """Median vertical run of ink through a rule at points along it; strokes crossing it make the long
+    outliers."""
     x0, y0, x1, y1 = segment
     runs = []
     for t in np.linspace(0.05, 0.95, 15):
         x, y = int(round(x0 + t * (x1 - x0))), int(round(y0 + t * (y1 - y0)))
-        line = mask[:, x] if horizontal else mask[y, :]
-        centre = y if horizontal else x
+        line, centre = mask[:, x], y
         if not line[centre]:
             continue
         low = centre
@@ -80,8 +81,8 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tup
     keep[wide] = 255
     search = keep[labels]
     spans, widest = 0, 0
-    for segment in _segments(search, min_length, horizontal=True):
-        thickness = _thickness(search, segment, True)
+    for segment in _rules(search, min_length):
+        thickness = _thickness(search, segment)
         if thickness > max(3, height // 12):  # too thick to be a printed rule: a stroke or a blot
             continue
         cv2.line(rules, segment[:2], segment[2:], 255, thickness + 2)

@@ -50,8 +50,6 @@ class Recognition:
     confidence: float
     accepted: bool
     reject_reason: str | None
-    light_on_dark: bool = False
-    guides_removed: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)  # decode, segment, classify
 
 
@@ -96,15 +94,14 @@ class Recognizer:
         scale = min(1.0, WORKING_HEIGHT / bgr.shape[0])
         working = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         inked = ink_image(working)
-        mask, guides = remove_guides(inked.mask, inked.faint_mask)
+        mask, _ = remove_guides(inked.mask, inked.faint_mask)
         plausible = np.count_nonzero(mask) <= MAX_INK_SHARE * mask.size
         segmentation = segment(mask, expected_length) if plausible else Segmentation()
         pieces = [piece for slot in segmentation.slots for cutting in slot for piece in cutting]
         fields = np.stack([_digit_field(inked.ink, piece) for piece in pieces]) if pieces else None
         segmented = time.perf_counter()
         digits = self._classify(fields, segmentation, scale, classify or self.classify)
-        recognition = self._decide(digits, expected_length, threshold, inked.light_on_dark,
-                                   guides.horizontal + guides.vertical)
+        recognition = self._decide(digits, expected_length, threshold)
         recognition.stage_seconds.update(segment=segmented - started, classify=time.perf_counter() - segmented)
         return recognition
 
@@ -132,7 +129,7 @@ class Recognizer:
         return reads
 
     @staticmethod
-    def _decide(digits, expected_length, threshold, light_on_dark, guides) -> Recognition:
+    def _decide(digits, expected_length, threshold) -> Recognition:
         values = [d.value for d in digits]
         confidence = float(np.prod([d.confidence for d in digits])) if digits else 0.0
         allowed = (expected_length,) if expected_length else VALID_LENGTHS
@@ -150,6 +147,4 @@ class Recognizer:
             confidence=confidence,
             accepted=reason is None,
             reject_reason=reason,
-            light_on_dark=light_on_dark,
-            guides_removed=guides,
         )

@@ -46,11 +46,7 @@ class Segmentation:
     # One entry per digit position or touching blob; each is a list of alternative cuttings,
     # each cutting a list of pieces, left to right. Most slots have one alternative of one piece.
     slots: list[list[list[Piece]]] = field(default_factory=list)
-    hyphen_after: int | None = None  # number of digit slots before a visible hyphen
-    digit_height: float = 0.0
-
-    def digit_count(self) -> int:
-        return sum(len(alternatives[0]) for alternatives in self.slots)
+    hyphen_after: int | None = None  # number of digits before a visible hyphen
 
 
 def _union(a: Piece, b: Piece) -> Piece:
@@ -192,22 +188,22 @@ def segment(mask: np.ndarray, expected_length: int = 0) -> Segmentation:
         digit_height, line_centre = _line_metrics(pieces)
     pieces = _attach_fragments(pieces, digit_height, line_centre)
 
-    digits, hyphen_after = [], None
+    digits, hyphen_x = [], None
     for piece in pieces:
         if piece.height >= 0.4 * digit_height or piece.width >= 0.9 * digit_height:
             digits.append(piece)
-        elif digits and hyphen_after is None and piece.width >= 0.08 * digit_height \
+        elif digits and hyphen_x is None and piece.width >= 0.08 * digit_height \
                 and abs(piece.centre_y() - line_centre) < 0.3 * digit_height:
-            hyphen_after = len(digits)
+            hyphen_x = piece.x
         # Other small marks (dots, specks) are dropped.
-    if hyphen_after is not None and hyphen_after >= len(digits):
-        hyphen_after = None  # a mark after the last digit is not a separator
+    if hyphen_x is not None and hyphen_x > digits[-1].x:
+        hyphen_x = None  # a mark after the last digit is not a separator
 
-    digits, parts = _fit_length(digits, digit_height, expected_length, hyphen_after is not None)
+    digits, parts = _fit_length(digits, digit_height, expected_length, hyphen_x is not None)
     slots = [_cuttings(piece, n) if n > 1 else [[piece]] for piece, n in zip(digits, parts)]
-    if hyphen_after is not None:
-        hyphen_after = sum(parts[:hyphen_after])  # touching blobs before it move it right
-    return Segmentation(slots=slots, hyphen_after=hyphen_after, digit_height=digit_height)
+    # Counted from the hyphen's position once cuts and joins are settled, so neither can shift it.
+    hyphen_after = None if hyphen_x is None else sum(n for piece, n in zip(digits, parts) if piece.x < hyphen_x)
+    return Segmentation(slots=slots, hyphen_after=hyphen_after)
 
 
 def _target_length(count: int, expected_length: int, hyphen_seen: bool) -> int:
