@@ -62,6 +62,24 @@ def _box_height(rules: np.ndarray) -> float:
     return float(np.median(spans)) if spans else float(rules.shape[0])
 
 
+def _ink_on_both_sides(ink: np.ndarray, reach: int, vertical: bool) -> np.ndarray:
+    """255 where ink lies within reach pixels on one side and on the other: above and below when
+    vertical, left and right otherwise."""
+    size = 2 * reach + 1
+    before, after = np.zeros((3, size), np.uint8), np.zeros((3, size), np.uint8)
+    before[:, : reach + 1], after[:, reach:] = 1, 1  # dilation reads src(x - reach .. x), src(x .. x + reach)
+    if vertical:
+        before, after = before.T.copy(), after.T.copy()
+    return cv2.bitwise_and(cv2.dilate(ink, before), cv2.dilate(ink, after))
+
+
+def _meets_rules(rules: np.ndarray, x: int, y: int, w: int, h: int, reach: int) -> bool:
+    columns = slice(max(0, x - reach), x + w + reach)
+    top = rules[max(0, y - reach): y + reach + 1, columns]
+    bottom = rules[max(0, y + h - 1 - reach): y + h + reach, columns]
+    return bool(top.any() and bottom.any())
+
+
 def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tuple[np.ndarray, Guides]:
     """Returns the mask without printed lines, and what was removed. Lines are looked for in
     `faint_mask` (ink at a lower threshold, where faint printed lines are whole) when given."""
@@ -83,12 +101,12 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tup
     spans, widest = 0, 0
     for segment in _rules(search, min_length):
         thickness = _thickness(search, segment)
-        if thickness > max(3, height // 12):  # too thick to be a printed rule: a stroke or a blot
+        if thickness > max(6, height // 12):  # too thick to be a printed rule: a stroke or a blot
             continue
         cv2.line(rules, segment[:2], segment[2:], 255, thickness + 2)
         widest = max(widest, thickness + 2)
         spans += 1
-    vertical = 0
+    vertical, edge_reach = 0, 0
     if spans >= 2:
         # Box edges join the top and bottom rules; handwriting inside a box is shorter than the box.
         # Hough breaks thin, slightly tilted vertical lines into short pieces, so these are found by a
@@ -99,22 +117,30 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tup
         upright = cv2.morphologyEx(widened, cv2.MORPH_OPEN, tall)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
         for label in range(1, count):
-            _, _, w, h, _ = stats[label]
-            # As thin as the rules (plus the widening), and nearly as tall as the box.
-            if h >= 0.85 * box_height and w <= widest + 6:
-                edge = cv2.dilate((labels == label).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
-                edges = cv2.bitwise_or(edges, edge)
-                widest = max(widest, int(w) + 2)
-                vertical += 1
+            x, y, w, h, _ = stats[label]
+            # As thin as the rules (plus the widening), nearly as tall as the box, and meeting a rule at
+            # both ends: a narrow upright digit (a 1, a thin 8) can be as tall, but floats between them.
+            if h < 0.85 * box_height or w > widest + 6 or not _meets_rules(rules, x, y, w, h, widest + 2):
+                continue
+            # The line itself (the opening ran on a widened copy), grown a pixel for its blurred rim.
+            line = cv2.bitwise_and((labels == label).astype(np.uint8) * 255, search)
+            if np.median(np.count_nonzero(line[y: y + h, x: x + w], axis=1)) > widest:
+                continue  # thicker than the printed rules: a narrow upright digit (a thin 8) as tall as the box
+            edges = cv2.bitwise_or(edges, cv2.dilate(line, np.ones((3, 3), np.uint8)))
+            edge_reach = max(edge_reach, int(w) - 2)  # the widening added 4 to the line's width
+            vertical += 1
     rules, edges = cv2.bitwise_and(rules, mask), cv2.bitwise_and(edges, mask)
     guides = cv2.bitwise_or(rules, edges)
     if not guides.any():
         return mask, Guides(guides, 0, 0)
     cleaned = cv2.bitwise_and(mask, cv2.bitwise_not(guides))
-    # Where handwriting runs into a line from either side, keep the line's pixels there: that is the
-    # stroke crossing it. Looking a column either way follows slanted strokes.
-    reach = widest + 2
-    strokes_across_rules = cv2.dilate(cleaned, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 2 * reach + 1)))
-    strokes_across_edges = cv2.dilate(cleaned, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1, 3)))
-    crossings = cv2.bitwise_or(cv2.bitwise_and(rules, strokes_across_rules), cv2.bitwise_and(edges, strokes_across_edges))
+    # A stroke that crosses a line has ink on both sides of it: keep the line's pixels there. Ink on one
+    # side only is a digit written close to (or touching) the line, and the line goes. Each side looks
+    # a row either way, which follows slanted strokes. The reach is the width of what was erased: an edge
+    # is one line (a digit in the next box is too far away to count); a rule is often found as two or
+    # three overlapping Hough segments, so its band is up to twice as wide.
+    crossings = cv2.bitwise_or(
+        cv2.bitwise_and(rules, _ink_on_both_sides(cleaned, 2 * widest, vertical=True)),
+        cv2.bitwise_and(edges, _ink_on_both_sides(cleaned, edge_reach + 1, vertical=False)),
+    )
     return cv2.bitwise_or(cleaned, crossings), Guides(cv2.bitwise_and(guides, cv2.bitwise_not(crossings)), spans, vertical)

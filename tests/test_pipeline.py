@@ -187,3 +187,20 @@ def test_marks_that_all_fall_outside_the_writing_band_segment_to_nothing():
     mask[98:100, 110:160] = 255
     assert segment(mask).slots == []
     assert segment(np.zeros((40, 40), np.uint8)).slots == []
+
+
+def test_box_edges_go_when_digits_come_close_to_them(digit_pool):
+    # Big digits in tight boxes: most digits run close to an edge or touch it. The edge must still go
+    # (a left-over edge is read as a 1), and a narrow digit as tall as the box must stay.
+    stubs = 0
+    for seed in range(12):
+        spec = replace(CLEAN, box_share=1.0, guide_colours=("black",), digit_height=(70, 110))
+        shot = generate(digit_pool, "clean", np.random.default_rng(seed), code="86722", spec=spec)
+        mask, guides = remove_guides(ink_image(decode_image(shot.encoded)).mask)
+        assert guides.vertical == 6
+        digit_height = np.median([h for _, _, _, h in shot.boxes])
+        _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+        widths, heights = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+        stubs += int(np.count_nonzero((heights >= 0.5 * digit_height) & (widths <= 0.12 * digit_height)))
+        assert np.count_nonzero(heights >= 0.5 * digit_height) >= 5  # every digit is still there, whole enough
+    assert stubs == 0
