@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MNIST ?= ../shared/data/mnist.npz
 
-.PHONY: install test serve proto model evaluate compare accuracy bench soak clean
+.PHONY: install test serve proto model finetune evaluate compare accuracy bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,17 @@ serve: $(STAMP)
 proto: $(STAMP)
 	$(BIN)/python tools/gen_proto.py
 
-# Retrain the bundled model on the full MNIST and export it as the next version under models/zipnet/.
+# Retrain the bundled model: zipnet on the full MNIST (next version under models/zipnet/), then digits cut
+# by the pipeline out of generated fields, and a fine-tune on MNIST plus those (the version after).
+FIELDS ?= build/field_digits.npz
 model: $(STAMP)
 	$(BIN)/zipcode-train train --arch zipnet --data $(MNIST) --export models/zipnet
+	$(MAKE) finetune
+
+finetune: $(STAMP)
+	mkdir -p $(dir $(FIELDS))
+	$(BIN)/python tools/make_field_digits.py --data $(MNIST) --count 12000 --test-count 2000 --out $(FIELDS)
+	$(BIN)/zipcode-train finetune --model models/zipnet --fields $(FIELDS) --data $(MNIST) --export models/zipnet
 
 evaluate: $(STAMP)
 	$(BIN)/zipcode-train evaluate --model models/zipnet --data $(MNIST)

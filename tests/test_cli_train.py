@@ -1,7 +1,14 @@
 """The train and compare commands as a user runs them, on the shipped subset."""
 import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
 
 from training.cli import main
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "make_field_digits.py"
 
 
 def test_train_command_reports_and_exports(tmp_path, subset_path, capsys):
@@ -25,3 +32,37 @@ def test_compare_prints_one_row_per_model(subset_path, capsys):
     assert "| 225,034 |" in rows["exercise"] and "| 54,410 |" in rows["base"]
     assert "| 3,250 |" in rows["hog+linear"]  # 324 HOG features x 10 classes + 10 biases
     assert rows["base"].rstrip().endswith("| 1.00x |")
+
+
+def test_finetune_goes_on_from_an_exported_model_with_field_digits(tmp_path, subset_path, capsys):
+    # Digits cut by the pipeline out of fields written with the subset's digits, as the tool makes them.
+    fields = tmp_path / "fields.npz"
+    completed = subprocess.run(
+        [sys.executable, str(TOOL), "--data", str(subset_path), "--count", "15",
+         "--test-count", "10", "--out", str(fields)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    with np.load(fields) as cut:
+        assert cut["x_train"].shape[1:] == (28, 28) and cut["x_train"].dtype == np.uint8
+        assert len(cut["x_train"]) >= 4 * 15  # most written digits are found and labelled
+        assert set(np.unique(cut["y_train"])) <= set(range(10))
+
+    root = tmp_path / "models" / "zipnet"
+    assert main(["train", "--arch", "base", "--epochs", "1", "--data", str(subset_path), "--export", str(root)]) == 0
+    assert main(["finetune", "--model", str(root), "--fields", str(fields), "--data", str(subset_path),
+                 "--epochs", "1", "--export", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "field digits" in out and "held-out digits cut from fields" in out
+    card = json.loads((root / "2" / "model.json").read_text())
+    assert card["architecture"] == "base" and card["fine_tuned_from"]["model"] == str(root / "1")
+    assert card["field_digits"]["train_images"] == len(np.load(fields)["x_train"])
+    assert card["training_data"]["train_images"] == 2000  # MNIST stays in the mix
+
+
+def test_finetune_without_a_keras_file_is_a_one_line_error(tmp_path, subset_path, capsys):
+    version = tmp_path / "model" / "1"
+    version.mkdir(parents=True)
+    (version / "saved_model.pb").write_bytes(b"")
+    assert main(["finetune", "--model", str(version), "--fields", str(subset_path), "--data", str(subset_path)]) == 2
+    assert "no model.keras to go on training" in capsys.readouterr().err

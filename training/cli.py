@@ -5,6 +5,7 @@ Errors a user can fix (bad data, a bad model folder) print one line and exit wit
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -48,6 +49,19 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--epochs", type=int, help="epochs for every model (default: each architecture's own)")
     add_training(compare)
 
+    finetune = commands.add_parser(
+        "finetune", help="go on training an exported model on MNIST plus digits cut out of fields; export it",
+    )
+    finetune.add_argument("--model", required=True, metavar="DIR", help="model root (its highest version) or version folder")
+    finetune.add_argument("--fields", required=True, metavar="NPZ",
+                          help="digits as the pipeline cuts them, Keras layout (tools/make_field_digits.py)")
+    add_data(finetune)
+    finetune.add_argument("--epochs", type=int, default=3)
+    finetune.add_argument("--learning-rate", type=float, default=2e-4)
+    finetune.add_argument("--export", metavar="DIR", help="model root; writes DIR/<version>/ (TF Serving layout)")
+    finetune.add_argument("--version", type=int, help="version folder to write (default: next free number)")
+    add_training(finetune)
+
     evaluate = commands.add_parser("evaluate", help="score an exported model and draw its confusion matrix")
     evaluate.add_argument("--model", required=True, metavar="DIR", help="model root or version folder")
     add_data(evaluate)
@@ -59,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.errors import DataError, ModelDirError
 
     try:
-        return {"train": _train, "compare": _compare, "evaluate": _evaluate}[args.command](args)
+        return {"train": _train, "compare": _compare, "finetune": _finetune, "evaluate": _evaluate}[args.command](args)
     except (DataError, ModelDirError) as error:
         print(f"zipcode-train: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -77,20 +91,60 @@ def _train(args: argparse.Namespace) -> int:
     result = train(args.arch, dataset, args.epochs, args.batch_size, args.seed, args.strategy)
     print_result(result)
     if args.export:
+        card = {"description": ARCHITECTURES[result.arch].description, **_training_card(result, dataset, args)}
+        print(f"exported         {export_model(result.model, args.export, card, args.version)}")
+    return 0
+
+
+def _training_card(result, dataset, args: argparse.Namespace) -> dict:
+    return {
+        "architecture": result.arch,
+        "parameters": result.parameters,
+        "epochs": result.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "training_seconds": round(result.training_seconds, 1),
+        "test_accuracy": round(result.test_accuracy, 5),
+        "training_data": {
+            "source": dataset.source,
+            "sha256": dataset.sha256,
+            "train_images": len(dataset.x_train),
+            "test_images": len(dataset.x_test),
+        },
+    }
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from training.data import load_dataset
+
+    dataset = load_dataset(args.data)
+    fields = load_dataset(args.fields)
+    from training.errors import ModelDirError
+    from training.export import CARD_NAME, KERAS_NAME, export_model, resolve_version_dir
+    from training.report import print_result
+    from training.train import fine_tune
+
+    base = resolve_version_dir(args.model)
+    base_card = json.loads((base / CARD_NAME).read_text()) if (base / CARD_NAME).is_file() else {}
+    if not (base / KERAS_NAME).is_file():
+        raise ModelDirError(f"{base}: no {KERAS_NAME} to go on training (export writes one beside the SavedModel)")
+    arch = base_card.get("architecture", "zipnet")
+    result, field_accuracy = fine_tune(base / KERAS_NAME, arch, dataset, fields, args.epochs, args.batch_size,
+                                       args.seed, args.learning_rate, args.strategy)
+    print_result(result)
+    print(f"field digits     {field_accuracy:.2%} of {len(fields.x_test)} held-out digits cut from fields")
+    if args.export:
         card = {
-            "architecture": result.arch,
-            "description": ARCHITECTURES[result.arch].description,
-            "parameters": result.parameters,
-            "epochs": result.epochs,
-            "batch_size": args.batch_size,
-            "seed": args.seed,
-            "training_seconds": round(result.training_seconds, 1),
-            "test_accuracy": round(result.test_accuracy, 5),
-            "training_data": {
-                "source": dataset.source,
-                "sha256": dataset.sha256,
-                "train_images": len(dataset.x_train),
-                "test_images": len(dataset.x_test),
+            "description": base_card.get("description", ""),
+            **_training_card(result, dataset, args),
+            "fine_tuned_from": {"model": str(base), "test_accuracy": base_card.get("test_accuracy")},
+            "learning_rate": args.learning_rate,
+            "field_digits": {
+                "source": fields.source,
+                "sha256": fields.sha256,
+                "train_images": len(fields.x_train),
+                "test_images": len(fields.x_test),
+                "test_accuracy": round(field_accuracy, 5),
             },
         }
         print(f"exported         {export_model(result.model, args.export, card, args.version)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,7 +15,6 @@ from training.architectures import ARCHITECTURES
 from training.augment import augment_batch, make_augmenter
 from training.data import Dataset
 from training.options import STRATEGIES
-
 
 
 @dataclass
@@ -61,16 +61,51 @@ def train(
     (no early stopping, so the test set never selects the model)."""
     spec = ARCHITECTURES[arch]
     epochs = spec.default_epochs if epochs is None else epochs
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2  # a progress bar on a terminal, one line per epoch in logs
     keras.utils.set_random_seed(seed)
-    train_data = _dataset(dataset.x_train, dataset.y_train, batch_size, seed, seed if spec.augment else None)
-    test_data = _dataset(dataset.x_test, dataset.y_test, 512, None, None)
-    steps = epochs * int(np.ceil(len(dataset.x_train) / batch_size))
-
     with choose_strategy(strategy).scope():
         model = spec.build()
-        schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=max(steps, 1), alpha=0.01)
+    return _fit(model, arch, dataset, epochs, batch_size, seed, spec.augment, 1e-3, strategy, verbose)
+
+
+def fine_tune(
+    keras_file: str | Path,
+    arch: str,
+    dataset: Dataset,
+    extra: Dataset,
+    epochs: int = 3,
+    batch_size: int = 128,
+    seed: int = 1,
+    learning_rate: float = 2e-4,
+    strategy: str = "auto",
+    verbose: int | None = None,
+) -> tuple[TrainResult, float]:
+    """Go on training a trained model (its .keras file) on `dataset` plus `extra` (digits as the pipeline cuts them out of
+    photographed fields), at a lower learning rate. Keeping MNIST in the mix keeps the model as good on
+    clean digits. Returns the result (scored on dataset's test split) and the accuracy on extra's."""
+    keras.utils.set_random_seed(seed)
+    mixed = Dataset(
+        x_train=np.concatenate([dataset.x_train, extra.x_train]),
+        y_train=np.concatenate([dataset.y_train, extra.y_train]),
+        x_test=dataset.x_test,
+        y_test=dataset.y_test,
+        source=f"{dataset.source} + {extra.source}",
+    )
+    with choose_strategy(strategy).scope():  # its variables must live where the strategy trains them
+        model = keras.models.load_model(keras_file)
+    result = _fit(model, arch, mixed, epochs, batch_size, seed, ARCHITECTURES[arch].augment, learning_rate, strategy, verbose)
+    _, extra_accuracy = model.evaluate(_dataset(extra.x_test, extra.y_test, 512, None, None), verbose=0)
+    return result, float(extra_accuracy)
+
+
+def _fit(model: keras.Model, arch: str, dataset: Dataset, epochs: int, batch_size: int, seed: int, augment: bool,
+         learning_rate: float, strategy: str, verbose: int | None) -> TrainResult:
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2  # a progress bar on a terminal, one line per epoch in logs
+    train_data = _dataset(dataset.x_train, dataset.y_train, batch_size, seed, seed if augment else None)
+    test_data = _dataset(dataset.x_test, dataset.y_test, 512, None, None)
+    steps = epochs * int(np.ceil(len(dataset.x_train) / batch_size))
+    with choose_strategy(strategy).scope():
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1), alpha=0.01)
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
             loss="sparse_categorical_crossentropy",

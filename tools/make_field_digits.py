@@ -1,0 +1,91 @@
+"""Write a Keras-layout .npz of digits as the recognition pipeline cuts them out of generated zip-code
+fields, for `zipcode-train finetune`.
+
+    python tools/make_field_digits.py --data ../shared/data/mnist.npz --count 12000 --out field_digits.npz
+
+MNIST digits are written on paper by bench/zipgen.py (every tier: boxes, lines, blur, JPEG, touching
+and broken digits), then read back by the pipeline: each digit it finds, as the 28x28 field the
+classifier sees, gets the label of the written digit whose box it lands on. A digit that lands on no
+written digit (a bad cut, a stroke of a box) is left out: it has no label. x_train comes from MNIST's
+training digits, x_test from its test digits, so a fine-tuned model is still scored on digits it has
+never seen.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from bench.zipgen import TIERS, generate, make_pool  # noqa: E402
+
+TIER_SHARES = {"clean": 0.2, "realistic": 0.4, "hard": 0.4}
+MIN_OVERLAP = 0.5  # intersection over union of a found digit's box with a written digit's box
+
+
+def overlap(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    across = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    down = max(0, min(ay + ah, by + bh) - max(ay, by))
+    shared = across * down
+    return shared / max(aw * ah + bw * bh - shared, 1)
+
+
+def labelled_crops(recognizer, sample) -> list[tuple[np.ndarray, int]]:
+    """The pipeline's crops of one generated field, each with the written digit it landed on."""
+    truth = [int(ch) for ch in sample.code if ch.isdigit()]
+    found = recognizer.recognize(sample.encoded).digits
+    crops, taken = [], set()
+    for digit in found:
+        scores = [overlap(digit.box, box) for box in sample.boxes]
+        best = int(np.argmax(scores)) if scores else -1
+        if best >= 0 and scores[best] >= MIN_OVERLAP and best not in taken:
+            taken.add(best)
+            crops.append((digit.crop, truth[best]))
+    return crops
+
+
+def harvest(recognizer, pool, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    crops = []
+    for tier in TIERS:
+        for _ in range(int(round(count * TIER_SHARES[tier]))):
+            crops.extend(labelled_crops(recognizer, generate(pool, tier, rng)))
+    return np.stack([c for c, _ in crops]).astype(np.uint8), np.array([label for _, label in crops], np.uint8)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/mnist.npz", help="Keras-layout MNIST .npz")
+    parser.add_argument("--model", help="model that cuts the digits (default: the bundled model)")
+    parser.add_argument("--count", type=int, default=12000, help="fields from training digits")
+    parser.add_argument("--test-count", type=int, default=2000, help="fields from test digits")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+
+    from service.model import classifier, load_model
+    from service.recognizer import Recognizer
+
+    recognizer = Recognizer(classifier(load_model(args.model)))
+    rng = np.random.default_rng(args.seed)
+    with np.load(args.data, allow_pickle=False) as mnist:
+        train_pool = make_pool(mnist["x_train"], mnist["y_train"])
+        test_pool = make_pool(mnist["x_test"], mnist["y_test"])
+    started = time.perf_counter()
+    x_train, y_train = harvest(recognizer, train_pool, args.count, rng)
+    x_test, y_test = harvest(recognizer, test_pool, args.test_count, rng)
+    np.savez_compressed(args.out, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    print(f"wrote {args.out}: {len(x_train)} training and {len(x_test)} test digits from "
+          f"{args.count + args.test_count} fields in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
