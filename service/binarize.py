@@ -24,10 +24,21 @@ def dropout_gray(bgr: np.ndarray) -> np.ndarray:
     return bgr[:, :, 2]
 
 
+def _median(pixels: np.ndarray) -> float:
+    """np.median of uint8 pixels from their histogram: the same value, without sorting the image (a
+    sort of every pixel was a tenth of the pipeline's time)."""
+    counts = np.cumsum(cv2.calcHist([np.ascontiguousarray(pixels)], [0], None, [256], [0, 256])[:, 0])
+    total = int(counts[-1])
+    lower = int(np.searchsorted(counts, (total - 1) // 2 + 1))
+    upper = int(np.searchsorted(counts, total // 2 + 1))
+    return (lower + upper) / 2
+
+
 def ink_image(bgr: np.ndarray) -> InkImage:
-    gray = dropout_gray(bgr).astype(np.float32)
+    red = dropout_gray(bgr)
     # Paper is most of a zip-code field, so the median tells the polarity.
-    light_on_dark = float(np.median(gray)) < 110
+    light_on_dark = _median(red) < 110
+    gray = red.astype(np.float32)
     if light_on_dark:
         gray = 255.0 - gray
     height, width = gray.shape

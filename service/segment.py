@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import statistics
 from dataclasses import dataclass, field
 
 import cv2
@@ -168,7 +169,10 @@ def _line_metrics(pieces: list[Piece]) -> tuple[float, float]:
     Upper quartile, not median: the pieces of broken digits are short and would pull a median down."""
     largest = max(p.area for p in pieces)
     big = [p for p in pieces if p.area >= 0.15 * largest]
-    return float(np.percentile([p.height for p in big], 75)), float(np.median([p.centre_y() for p in big]))
+    # statistics, not numpy: on a handful of values numpy's per-call overhead was 6% of the pipeline.
+    heights = [p.height for p in big]
+    upper_quartile = statistics.quantiles(heights, n=4, method="inclusive")[2] if len(heights) > 1 else heights[0]
+    return float(upper_quartile), float(statistics.median([p.centre_y() for p in big]))
 
 
 def segment(mask: np.ndarray, expected_length: int = 0) -> Segmentation:
