@@ -5,7 +5,6 @@ Errors a user can fix (bad data, a bad model folder) print one line and exit wit
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -120,12 +119,12 @@ def _finetune(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data)
     fields = load_dataset(args.fields)
     from training.errors import ModelDirError
-    from training.export import CARD_NAME, KERAS_NAME, export_model, resolve_version_dir
+    from training.export import KERAS_NAME, export_model, read_card, resolve_version_dir
     from training.report import print_result
     from training.train import fine_tune
 
     base = resolve_version_dir(args.model)
-    base_card = json.loads((base / CARD_NAME).read_text()) if (base / CARD_NAME).is_file() else {}
+    base_card = read_card(base)
     if not (base / KERAS_NAME).is_file():
         raise ModelDirError(f"{base}: no {KERAS_NAME} to go on training (export writes one beside the SavedModel)")
     arch = base_card.get("architecture", "zipnet")

@@ -120,6 +120,12 @@ def _check_signature(directory: Path, signature) -> None:
         raise ModelDirError(f"{directory}: {SIGNATURE_NAME} must return {OUTPUT_NAME} [N, 10]; it returns {found}")
 
 
+def read_card(version_dir: Path) -> dict:
+    """The model card of a version folder; empty when there is none (a SavedModel from elsewhere)."""
+    card_path = version_dir / CARD_NAME
+    return json.loads(card_path.read_text()) if card_path.is_file() else {}
+
+
 def load_exported(path: str | Path) -> ExportedModel:
     directory = resolve_version_dir(path)
     try:
@@ -129,6 +135,5 @@ def load_exported(path: str | Path) -> ExportedModel:
     if SIGNATURE_NAME not in loaded.signatures:
         raise ModelDirError(f"{directory}: SavedModel has no {SIGNATURE_NAME} signature")
     _check_signature(directory, loaded.signatures[SIGNATURE_NAME])
-    card_path = directory / CARD_NAME
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    card = read_card(directory)
     return ExportedModel(directory=directory, card=card, module=loaded, signature=loaded.signatures[SIGNATURE_NAME])
