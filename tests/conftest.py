@@ -9,6 +9,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = REPO / "tests" / "data" / "mnist_subset.npz"
 BUNDLED_MODEL = REPO / "models" / "zipnet"
+# The version the server must serve from the bundled model root: its highest version folder.
+BUNDLED_VERSION = str(max(int(child.name) for child in BUNDLED_MODEL.iterdir() if child.name.isdigit()))
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from service.client import ZipCodeClient
 from service.decode import decode_image
 from service.errors import ImageTooLarge, InputError
 from service.server import RecognizerServer
+from tests.conftest import BUNDLED_VERSION
 from tests.serving import wait_until_serving
 from tests.test_server import local_config, metrics_text, sample_value
 
@@ -216,7 +217,7 @@ def test_sigterm_answers_every_call_in_flight_then_exits_0(digit_pool, tmp_path)
                 assert error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED), error
                 refused.append(shot)
         assert len(answered) >= in_flight  # every call in flight at the signal got its answer
-        assert all(a.model_version == "1" for a, _ in answered)
+        assert all(a.model_version == BUNDLED_VERSION for a, _ in answered)
         assert sum(a.zip_code == s.code for a, s in answered) >= 0.5 * len(answered)  # real reads (hard tier)
         try:
             code = process.wait(60)

@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.zipgen import generate
+from tests.conftest import BUNDLED_VERSION
 from service.api import zipcode_pb2 as pb
 from service.client import ZipCodeClient
 from service.client_cli import main as client_main
@@ -65,7 +66,7 @@ def test_recognize_returns_the_code(client, shots):
         assert answer.request_id == f"item-{index}"
         assert answer.zip_code == shot.code
         assert answer.accepted and answer.reject_reason == pb.REJECT_REASON_UNSPECIFIED
-        assert answer.model_version == "1"
+        assert answer.model_version == BUNDLED_VERSION
         assert [d.value for d in answer.digits] == [int(c) for c in shot.code]
         assert all(len(d.alternatives) == 3 and d.box.width > 0 for d in answer.digits)
         assert answer.confidence == pytest.approx(np.prod([d.confidence for d in answer.digits]), rel=1e-4)
@@ -107,7 +108,7 @@ def test_classify_digits_refuses_malformed_input(client, digits, message):
 
 def test_model_info(client):
     info = client.model_info()
-    assert info.model_version == "1" and info.architecture == "zipnet"
+    assert info.model_version == BUNDLED_VERSION and info.architecture == "zipnet"
     assert info.parameters == 871_978 and info.test_accuracy >= 0.996
     assert info.device == "CPU"  # CI has no GPU
     assert 0 < info.default_min_confidence <= 1
@@ -130,7 +131,7 @@ def test_metrics_parse_and_move(server, client, shots):
     assert sample_value(after, "zipcode_digits_recognized_total") >= sample_value(before, "zipcode_digits_recognized_total") + 5
     for stage in ("decode", "segment", "queue_wait", "inference"):
         assert sample_value(after, "zipcode_stage_duration_seconds_count", stage=stage) > 0
-    assert sample_value(after, "zipcode_model_info", version="1", device="CPU") == 1
+    assert sample_value(after, "zipcode_model_info", version=BUNDLED_VERSION, device="CPU") == 1
 
 
 BAD_INPUTS = [
