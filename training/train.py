@@ -62,9 +62,10 @@ def train(
     spec = ARCHITECTURES[arch]
     epochs = spec.default_epochs if epochs is None else epochs
     keras.utils.set_random_seed(seed)
-    with choose_strategy(strategy).scope():
+    distribution = choose_strategy(strategy)
+    with distribution.scope():
         model = spec.build()
-    return _fit(model, arch, dataset, epochs, batch_size, seed, spec.augment, 1e-3, strategy, verbose)
+    return _fit(model, arch, dataset, epochs, batch_size, seed, spec.augment, 1e-3, distribution, verbose)
 
 
 def fine_tune(
@@ -90,21 +91,25 @@ def fine_tune(
         y_test=dataset.y_test,
         source=f"{dataset.source} + {extra.source}",
     )
-    with choose_strategy(strategy).scope():  # its variables must live where the strategy trains them
+    distribution = choose_strategy(strategy)
+    with distribution.scope():  # its variables must live where the strategy trains them
         model = keras.models.load_model(keras_file)
-    result = _fit(model, arch, mixed, epochs, batch_size, seed, ARCHITECTURES[arch].augment, learning_rate, strategy, verbose)
+    result = _fit(model, arch, mixed, epochs, batch_size, seed, ARCHITECTURES[arch].augment, learning_rate,
+                  distribution, verbose)
     _, extra_accuracy = model.evaluate(_dataset(extra.x_test, extra.y_test, 512, None, None), verbose=0)
     return result, float(extra_accuracy)
 
 
 def _fit(model: keras.Model, arch: str, dataset: Dataset, epochs: int, batch_size: int, seed: int, augment: bool,
-         learning_rate: float, strategy: str, verbose: int | None) -> TrainResult:
+         learning_rate: float, distribution: tf.distribute.Strategy, verbose: int | None) -> TrainResult:
+    """distribution: the strategy the model was built under; compiling under another one (a second
+    MirroredStrategy) fails, so it is chosen once by the caller."""
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2  # a progress bar on a terminal, one line per epoch in logs
     train_data = _dataset(dataset.x_train, dataset.y_train, batch_size, seed, seed if augment else None)
     test_data = _dataset(dataset.x_test, dataset.y_test, 512, None, None)
     steps = epochs * int(np.ceil(len(dataset.x_train) / batch_size))
-    with choose_strategy(strategy).scope():
+    with distribution.scope():
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1), alpha=0.01)
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
