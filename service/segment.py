@@ -1,7 +1,9 @@
 """Cutting the ink of a zip-code field into digits: find the components, drop specks and stray marks,
-merge the pieces of a broken digit, recognise the ZIP+4 hyphen, and propose cuts through touching digits.
-Where a cut is uncertain the candidates are kept as alternatives; the recogniser lets the classifier
-choose the one it is most confident about."""
+merge the pieces of a broken digit, recognise the ZIP+4 hyphen, and propose the ways the remaining units
+can be read: each unit as one digit, a blob of touching digits cut into several (with alternative cut
+columns), or two neighbours (the halves of a digit broken side by side) joined into one. The recogniser
+classifies every proposal and picks the reading of the expected length the classifier is most confident
+about (service/reading.py)."""
 from __future__ import annotations
 
 import functools
@@ -14,6 +16,31 @@ import numpy as np
 
 CUT_CANDIDATES = 5  # alternatives tried for a two-digit blob
 CUT_CANDIDATES_EACH = 3  # per boundary in a blob of three or four digits: at most 27 cuttings
+MAX_DIGITS_PER_BLOB = 4
+MAX_DIGIT_WIDTH = 1.9  # in digit heights: no single handwritten digit is wider
+# Priors on the readings that width alone does not suggest, multiplied into the classifier's score. Even
+# trained on not-digits, the classifier is sometimes sure of half a digit or of two digits joined; a cut
+# into parts narrower than half a digit height, or a join of two full-height units, is rarely right.
+# Chosen on generated realistic fields of a seed the benchmarks do not use (docs/benchmarks.md).
+CUT_PRIOR_WIDE = 0.9
+CUT_PRIOR_NARROW = 0.5
+JOIN_PRIOR_FRAGMENT = 0.9
+JOIN_PRIOR_FULL = 0.5
+
+
+@dataclass(frozen=True)
+class Search:
+    """How widely to look for other readings. Widths and gaps in digit heights."""
+    wide: bool  # cut and join everywhere, not only where the unit count misses the length
+    min_part: float  # narrowest digit a cut may make
+    max_join: float  # widest digit a join may make
+    max_gap: float  # widest gap a join may bridge
+
+
+# The first pass: cheap, enough for most fields. The recogniser widens the search for a field the first
+# pass could not read with confidence (see Recognizer.recognize_image).
+NARROW = Search(wide=False, min_part=0.4, max_join=1.3, max_gap=0.3)
+WIDE = Search(wide=True, min_part=0.35, max_join=1.6, max_gap=0.4)
 
 
 @dataclass
@@ -43,11 +70,20 @@ class Piece:
 
 
 @dataclass
+class Candidate:
+    """One way to read units[start:end]: as these digits, left to right."""
+    start: int
+    end: int
+    digits: list[Piece]
+    prior: float = 1.0  # how plausible the cut or join is before the classifier has looked
+
+
+@dataclass
 class Segmentation:
-    # One entry per digit position or touching blob; each is a list of alternative cuttings,
-    # each cutting a list of pieces, left to right. Most slots have one alternative of one piece.
-    slots: list[list[list[Piece]]] = field(default_factory=list)
-    hyphen_after: int | None = None  # number of digits before a visible hyphen
+    units: list[Piece] = field(default_factory=list)  # left to right, the hyphen and specks left out
+    length: int = 0  # digits to read: the caller's hint, else 5 or 9 from the units and the hyphen
+    hyphen_x: int | None = None  # left edge of a visible ZIP+4 hyphen
+    digit_height: float = 0.0  # of the line, in the mask's pixels
 
 
 def _union(a: Piece, b: Piece) -> Piece:
@@ -192,22 +228,26 @@ def segment(mask: np.ndarray, expected_length: int = 0) -> Segmentation:
         digit_height, line_centre = _line_metrics(pieces)
     pieces = _attach_fragments(pieces, digit_height, line_centre)
 
-    digits, hyphen_x = [], None
+    units, hyphen_x = [], None
     for piece in pieces:
         if piece.height >= 0.4 * digit_height or piece.width >= 0.9 * digit_height:
-            digits.append(piece)
-        elif digits and hyphen_x is None and piece.width >= 0.08 * digit_height \
+            units.append(piece)
+        elif units and hyphen_x is None and piece.width >= 0.08 * digit_height \
                 and abs(piece.centre_y() - line_centre) < 0.3 * digit_height:
             hyphen_x = piece.x
         # Other small marks (dots, specks) are dropped.
-    if hyphen_x is not None and hyphen_x > digits[-1].x:
+    if hyphen_x is not None and hyphen_x > units[-1].x:
         hyphen_x = None  # a mark after the last digit is not a separator
 
-    digits, parts = _fit_length(digits, digit_height, expected_length, hyphen_x is not None)
-    slots = [_cuttings(piece, n) if n > 1 else [[piece]] for piece, n in zip(digits, parts)]
-    # Counted from the hyphen's position once cuts and joins are settled, so neither can shift it.
-    hyphen_after = None if hyphen_x is None else sum(n for piece, n in zip(digits, parts) if piece.x < hyphen_x)
-    return Segmentation(slots=slots, hyphen_after=hyphen_after)
+    length = _target_length(sum(_parts_by_width(unit, digit_height) for unit in units), expected_length,
+                            hyphen_x is not None)
+    return Segmentation(units=units, length=length, hyphen_x=hyphen_x, digit_height=digit_height)
+
+
+def _parts_by_width(unit: Piece, digit_height: float) -> int:
+    """A single handwritten digit can be wider than tall (a sweeping 2, 5 or 7), so width alone says
+    only that a blob over about two digits wide holds several."""
+    return max(1, int(round(unit.width / (0.75 * digit_height)))) if unit.width > 1.9 * digit_height else 1
 
 
 def _target_length(count: int, expected_length: int, hyphen_seen: bool) -> int:
@@ -222,36 +262,35 @@ def _target_length(count: int, expected_length: int, hyphen_seen: bool) -> int:
     return 9
 
 
-def _fit_length(digits: list[Piece], digit_height: float, expected_length: int,
-                hyphen_seen: bool) -> tuple[list[Piece], list[int]]:
-    """How many digits each blob holds. A single handwritten digit can be wider than tall (a sweeping 2,
-    5 or 7), so width alone settles only blobs over about two digits wide; the length of a zip code (the
-    caller's hint, else 5 or 9) decides the rest. Too few: cut the widest blobs. Too many: join the
-    narrowest neighbours that together still look like one digit (the halves of a broken digit)."""
-    parts = [max(1, int(round(p.width / (0.75 * digit_height)))) if p.width > 1.9 * digit_height else 1 for p in digits]
-    target = _target_length(sum(parts), expected_length, hyphen_seen)
-    while sum(parts) < target:
-        ratios = [p.width / (n + 1) / digit_height for p, n in zip(digits, parts)]
-        widest = int(np.argmax(ratios))
-        if ratios[widest] < 0.4:
-            break
-        parts[widest] += 1
-    while sum(parts) > target:
-        # First undo a cut that width alone made: the blob whose parts would be narrowest.
-        over_cut = [(p.width / n / digit_height, i) for i, (p, n) in enumerate(zip(digits, parts)) if n > 1]
-        ratio, i = min(over_cut, default=(np.inf, -1))
-        if ratio < 0.9:
-            parts[i] -= 1
-            continue
-        if len(digits) < 2:
-            break
-        joins = [
-            (_union(a, b).width, i) for i, (a, b) in enumerate(zip(digits, digits[1:]))
-            if parts[i] == 1 and parts[i + 1] == 1 and -_overlap(a, b) < 0.3 * digit_height
-        ]
-        width, i = min(joins, default=(np.inf, -1))
-        if width > 1.3 * digit_height:
-            break
-        digits[i: i + 2] = [_union(digits[i], digits[i + 1])]
-        parts[i: i + 2] = [1]
-    return digits, parts
+def candidates(segmentation: Segmentation, search: Search) -> list[Candidate]:
+    """Every reading of a unit or of two neighbours that the search allows: the unit as one digit, cut
+    into several, or joined with its right neighbour into one. A narrow search cuts only when the field
+    has too few units for the length and joins only when it has too many; a wide one tries both."""
+    units, digit_height = segmentation.units, segmentation.digit_height
+    width_parts = [_parts_by_width(unit, digit_height) for unit in units]
+    missing = segmentation.length - sum(width_parts)
+    proposals = []
+    for index, (unit, estimate) in enumerate(zip(units, width_parts)):
+        counts = {estimate}
+        if search.wide or missing > 0:
+            most = MAX_DIGITS_PER_BLOB if search.wide else min(MAX_DIGITS_PER_BLOB, estimate + missing)
+            counts.update(k for k in range(1, most + 1) if _part_width_allowed(unit.width / k / digit_height, k, search))
+        for count in sorted(counts):
+            cuttings = _cuttings(unit, count) if count > 1 else [[unit]]
+            part_prior = CUT_PRIOR_WIDE if unit.width / count >= 0.5 * digit_height else CUT_PRIOR_NARROW
+            prior = part_prior ** abs(count - estimate)
+            proposals.extend(Candidate(index, index + 1, cutting, prior) for cutting in cuttings)
+        if (search.wide or missing < 0) and index + 1 < len(units):
+            right = units[index + 1]
+            joined = _union(unit, right)
+            if -_overlap(unit, right) < search.max_gap * digit_height and joined.width <= search.max_join * digit_height:
+                fragment = min(unit.height, right.height) < 0.6 * digit_height
+                proposals.append(Candidate(index, index + 2, [joined], JOIN_PRIOR_FRAGMENT if fragment else JOIN_PRIOR_FULL))
+    return proposals
+
+
+def _part_width_allowed(part_width: float, count: int, search: Search) -> bool:
+    if count == 1:
+        return part_width <= MAX_DIGIT_WIDTH
+    # Three or four parts multiply the cuttings to classify; only blobs clearly that wide get them.
+    return search.min_part * (1 if count == 2 else 1.4) <= part_width <= MAX_DIGIT_WIDTH
