@@ -47,6 +47,8 @@ def test_finetune_goes_on_from_an_exported_model_with_field_digits(tmp_path, sub
         assert cut["x_train"].shape[1:] == (28, 28) and cut["x_train"].dtype == np.uint8
         assert len(cut["x_train"]) >= 4 * 15  # most written digits are found and labelled
         assert set(np.unique(cut["y_train"])) <= set(range(10))
+        # ...and proposals that are no digit (halves, joined pairs, strokes) to teach the model doubt.
+        assert len(cut["x_train_not_digit"]) >= 15 and cut["x_test_not_digit"].shape[1:] == (28, 28)
 
     root = tmp_path / "models" / "zipnet"
     assert main(["train", "--arch", "base", "--epochs", "1", "--data", str(subset_path), "--export", str(root)]) == 0
@@ -54,10 +56,12 @@ def test_finetune_goes_on_from_an_exported_model_with_field_digits(tmp_path, sub
                  "--epochs", "1", "--export", str(root)]) == 0
     out = capsys.readouterr().out
     assert "field digits" in out and "held-out digits cut from fields" in out
+    assert "held-out not-digits read as a digit above 90%" in out
     card = json.loads((root / "2" / "model.json").read_text())
     assert card["architecture"] == "base" and card["fine_tuned_from"]["model"] == str(root / "1")
     assert card["field_digits"]["train_images"] == len(np.load(fields)["x_train"])
     assert card["training_data"]["train_images"] == 2000  # MNIST stays in the mix
+    assert card["not_digits"]["train_images"] == len(np.load(fields)["x_train_not_digit"])
 
 
 def test_finetune_without_a_keras_file_is_a_one_line_error(tmp_path, subset_path, capsys):

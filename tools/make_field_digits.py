@@ -9,6 +9,11 @@ classifier sees, gets the label of the written digit whose box it lands on. A di
 written digit (a bad cut, a stroke of a box) is left out: it has no label. x_train comes from MNIST's
 training digits, x_test from its test digits, so a fine-tuned model is still scored on digits it has
 never seen.
+
+Besides the Keras arrays, x_train_not_digit and x_test_not_digit hold fields that are *not* one digit:
+proposals of the pipeline's wide search (service/segment.py) that are no written digit: half a digit,
+two digits joined, a loose stroke. Fine-tuning teaches the classifier to be unsure of them
+(uniform probabilities), so the recogniser stops preferring a confident half digit to a whole one.
 """
 from __future__ import annotations
 
@@ -27,6 +32,10 @@ from bench.zipgen import TIERS, generate, make_pool  # noqa: E402
 
 TIER_SHARES = {"clean": 0.2, "realistic": 0.4, "hard": 0.4}
 MIN_OVERLAP = 0.5  # intersection over union of a found digit's box with a written digit's box
+# A proposal is another reading of a digit (not a different thing) when its box overlaps the digit's by
+# this much. Half a digit overlaps the whole by about 0.5; two joined digits overlap each by about 0.5.
+SAME_DIGIT = 0.6
+NOT_DIGITS_PER_FIELD = 3  # at most, drawn at random: a field proposes dozens
 
 
 def overlap(a, b) -> float:
@@ -36,6 +45,24 @@ def overlap(a, b) -> float:
     down = max(0, min(ay + ah, by + bh) - max(ay, by))
     shared = across * down
     return shared / max(aw * ah + bw * bh - shared, 1)
+
+
+def not_digit_crops(recognizer, sample, rng: np.random.Generator) -> list[np.ndarray]:
+    """Fields of the wide search's proposals that are no written digit, at most NOT_DIGITS_PER_FIELD.
+    Each written digit is represented by the proposal that matches its box best: the written boxes are
+    loose after slant and rotation, the proposals' boxes are tight on the ink. A field in which some
+    written digit has no matching proposal is skipped: what its proposals are cannot be told safely."""
+    proposals = recognizer.proposals(sample.encoded)
+    boxes = [box for box, _ in proposals]
+    digits = []
+    for written in sample.boxes:
+        scores = [overlap(box, written) for box in boxes]
+        if not scores or max(scores) < MIN_OVERLAP:
+            return []
+        digits.append(boxes[int(np.argmax(scores))])
+    crops = [crop for box, crop in proposals if max(overlap(box, digit) for digit in digits) < SAME_DIGIT]
+    chosen = rng.permutation(len(crops))[:NOT_DIGITS_PER_FIELD]
+    return [crops[i] for i in chosen]
 
 
 def labelled_crops(recognizer, sample) -> list[tuple[np.ndarray, int]]:
@@ -52,12 +79,16 @@ def labelled_crops(recognizer, sample) -> list[tuple[np.ndarray, int]]:
     return crops
 
 
-def harvest(recognizer, pool, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    crops = []
+def harvest(recognizer, pool, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Digits with their labels, and fields that are not a digit."""
+    crops, not_digits = [], []
     for tier in TIERS:
         for _ in range(int(round(count * TIER_SHARES[tier]))):
-            crops.extend(labelled_crops(recognizer, generate(pool, tier, rng)))
-    return np.stack([c for c, _ in crops]).astype(np.uint8), np.array([label for _, label in crops], np.uint8)
+            sample = generate(pool, tier, rng)
+            crops.extend(labelled_crops(recognizer, sample))
+            not_digits.extend(not_digit_crops(recognizer, sample, rng))
+    return (np.stack([c for c, _ in crops]).astype(np.uint8), np.array([label for _, label in crops], np.uint8),
+            np.stack(not_digits).astype(np.uint8))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,11 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         train_pool = make_pool(mnist["x_train"], mnist["y_train"])
         test_pool = make_pool(mnist["x_test"], mnist["y_test"])
     started = time.perf_counter()
-    x_train, y_train = harvest(recognizer, train_pool, args.count, rng)
-    x_test, y_test = harvest(recognizer, test_pool, args.test_count, rng)
-    np.savez_compressed(args.out, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    print(f"wrote {args.out}: {len(x_train)} training and {len(x_test)} test digits from "
-          f"{args.count + args.test_count} fields in {time.perf_counter() - started:.0f} s")
+    x_train, y_train, x_train_not_digit = harvest(recognizer, train_pool, args.count, rng)
+    x_test, y_test, x_test_not_digit = harvest(recognizer, test_pool, args.test_count, rng)
+    np.savez_compressed(args.out, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+                        x_train_not_digit=x_train_not_digit, x_test_not_digit=x_test_not_digit)
+    print(f"wrote {args.out}: {len(x_train)} training and {len(x_test)} test digits, {len(x_train_not_digit)} and "
+          f"{len(x_test_not_digit)} not-digits, from {args.count + args.test_count} fields in "
+          f"{time.perf_counter() - started:.0f} s")
     return 0
 
 

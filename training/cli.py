@@ -114,24 +114,28 @@ def _training_card(result, dataset, args: argparse.Namespace) -> dict:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from training.data import load_dataset
+    from training.data import load_dataset, load_not_digits
 
     dataset = load_dataset(args.data)
     fields = load_dataset(args.fields)
+    not_digits = load_not_digits(args.fields)
     from training.errors import ModelDirError
     from training.export import KERAS_NAME, export_model, read_card, resolve_version_dir
     from training.report import print_result
-    from training.train import fine_tune
+    from training.train import CONFIDENT, fine_tune
 
     base = resolve_version_dir(args.model)
     base_card = read_card(base)
     if not (base / KERAS_NAME).is_file():
         raise ModelDirError(f"{base}: no {KERAS_NAME} to go on training (export writes one beside the SavedModel)")
     arch = base_card.get("architecture", "zipnet")
-    result, field_accuracy = fine_tune(base / KERAS_NAME, arch, dataset, fields, args.epochs, args.batch_size,
-                                       args.seed, args.learning_rate, args.strategy)
+    result, scores = fine_tune(base / KERAS_NAME, arch, dataset, fields, args.epochs, args.batch_size,
+                               args.seed, args.learning_rate, args.strategy, not_digits=not_digits)
     print_result(result)
-    print(f"field digits     {field_accuracy:.2%} of {len(fields.x_test)} held-out digits cut from fields")
+    print(f"field digits     {scores.digit_accuracy:.2%} of {len(fields.x_test)} held-out digits cut from fields")
+    if scores.not_digit_confident is not None:
+        print(f"not digits       {scores.not_digit_confident:.2%} of {len(not_digits.x_test)} held-out not-digits "
+              f"read as a digit above {CONFIDENT:.0%}")
     if args.export:
         card = {
             "description": base_card.get("description", ""),
@@ -143,9 +147,15 @@ def _finetune(args: argparse.Namespace) -> int:
                 "sha256": fields.sha256,
                 "train_images": len(fields.x_train),
                 "test_images": len(fields.x_test),
-                "test_accuracy": round(field_accuracy, 5),
+                "test_accuracy": round(scores.digit_accuracy, 5),
             },
         }
+        if not_digits is not None:
+            card["not_digits"] = {
+                "train_images": len(not_digits.x_train),
+                "test_images": len(not_digits.x_test),
+                f"read_above_{CONFIDENT}": round(scores.not_digit_confident, 5),
+            }
         print(f"exported         {export_model(result.model, args.export, card, args.version)}")
     return 0
 

@@ -16,7 +16,9 @@ from training.errors import DataError
 
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
+NOT_A_DIGIT = NUM_CLASSES  # training label of a field that is no digit: its target is "unsure of all ten"
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
+NOT_DIGIT_NAMES = ("x_train_not_digit", "x_test_not_digit")  # optional, beside the Keras arrays
 
 # IDX file names as LeCun publishes them; a folder may hold them raw or gzipped.
 IDX_FILES = {
@@ -149,3 +151,28 @@ def _validated(arrays: dict[str, np.ndarray], source: str) -> Dataset:
         y_test=arrays["y_test"].astype(np.uint8),
         source=source,
     )
+
+
+@dataclass(frozen=True)
+class NotDigits:
+    """Fields that are no digit (half a digit, two joined, a loose stroke), as tools/make_field_digits.py
+    cuts them; uint8 [N, 28, 28] each."""
+    x_train: np.ndarray
+    x_test: np.ndarray
+
+
+def load_not_digits(path: str | Path) -> NotDigits | None:
+    """The not-digit arrays of a field-digits .npz, or None when it has none (an older file, a folder)."""
+    if Path(path).is_dir():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not all(name in archive.files for name in NOT_DIGIT_NAMES):
+                return None
+            arrays = [archive[name] for name in NOT_DIGIT_NAMES]
+    except Exception as error:
+        raise DataError(f"{path}: not a readable .npz archive ({type(error).__name__}: {error})") from error
+    for name, images in zip(NOT_DIGIT_NAMES, arrays):
+        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+            raise DataError(f"{path}: {name} has {images.dtype} {images.shape}, expected uint8 (N, 28, 28)")
+    return NotDigits(*arrays)
