@@ -21,7 +21,7 @@ from service.segment import NARROW, WIDE, Candidate, Piece, Segmentation, candid
 
 # Confidence of a whole code (the product of its digits' confidences) needed to accept the read. Chosen
 # from the error-versus-reject curve of bench/accuracy.py; see docs/benchmarks.md.
-DEFAULT_MIN_CONFIDENCE = 0.97
+DEFAULT_MIN_CONFIDENCE = 0.93
 # A narrow-search read of a valid length below this confidence is searched again more widely. Fixed, not
 # the caller's threshold, so the code read does not depend on how strict the caller is. 0.93 and 0.995
 # read as many of 500 realistic fields right as 0.97 (470); 0.995 took 8% longer.

@@ -1,11 +1,12 @@
 """The model that ships in the repo, as the service will load it."""
 import numpy as np
 
+from service.normalize import normalize_digit
 from training.evaluate import evaluate_probabilities
 
 
 def test_bundled_model_scores_99_percent_on_the_shipped_test_digits(bundled_model, subset):
-    assert bundled_model.directory.name == "2"
+    assert bundled_model.directory.name == "3"
     evaluation = evaluate_probabilities(bundled_model.predict(subset.x_test), subset.y_test)
     assert evaluation.accuracy >= 0.99
     assert np.all(evaluation.per_class_accuracy >= 0.95)
@@ -20,3 +21,20 @@ def test_bundled_model_card_records_its_training(bundled_model):
     assert card["fine_tuned_from"]["model"].endswith("zipnet/1")
     assert card["field_digits"]["train_images"] > 50000
     assert card["field_digits"]["test_accuracy"] > 0.985
+    # ...and taught to doubt fields that are no digit: most held-out ones get no confident answer.
+    assert card["not_digits"]["train_images"] > 20000 and card["not_digits"]["read_above_0.9"] < 0.25
+
+
+def test_bundled_model_is_unsure_of_what_is_not_one_digit(bundled_model, subset):
+    # What a bad cut hands the classifier: two digits side by side, or the left half of one. A model
+    # sure of those would let the recogniser prefer a wrong cut to the right one.
+    digits = subset.x_test[:200]
+    pairs = np.stack([normalize_digit(np.hstack([digits[i], digits[i + 1]])) for i in range(0, 200, 2)])
+    halves = np.stack([normalize_digit(digit[:, :14]) for digit in digits[:100]])
+
+    def sure(images):
+        return float((bundled_model.predict(images).numpy().max(axis=1) > 0.9).mean())
+
+    assert sure(digits) >= 0.95
+    assert sure(pairs) <= 0.10
+    assert sure(halves) <= 0.25

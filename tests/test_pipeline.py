@@ -50,7 +50,9 @@ def test_normalised_digit_fits_the_20_pixel_box():
 
 
 def test_clean_code_is_read_and_accepted(digit_pool, recognizer):
-    shot = sample(digit_pool, 1, "40213")
+    # Not every clean field is accepted (7% are rejected at the default threshold, most for a doubtful
+    # 1: docs/benchmarks.md); this one is written plainly.
+    shot = sample(digit_pool, 3, "40213")
     result = recognizer.recognize(shot.encoded)
     assert result.zip_code == "40213"
     assert result.accepted and result.reject_reason is None
@@ -123,8 +125,7 @@ def test_touching_digits_are_split(digit_pool, recognizer, seed):
 
 @pytest.mark.parametrize("seed", [9, 16, 17])
 def test_broken_digit_is_merged(digit_pool, recognizer, seed):
-    # Broken across, as pens skip: an open 4, a 5 whose top bar floats free. (Digits split side by side
-    # are a known weakness: two narrow halves look like two digits. bench/accuracy.py measures them.)
+    # Broken across, as pens skip: an open 4, a 5 whose top bar floats free.
     shot = sample(digit_pool, seed, "45454", broken_share=0.4, break_across_share=1.0)
     mask = ink_image(decode_image(shot.encoded)).mask
     count, _ = cv2.connectedComponents(mask)
@@ -132,6 +133,23 @@ def test_broken_digit_is_merged(digit_pool, recognizer, seed):
     result = recognizer.recognize(shot.encoded)
     assert len(result.digits) == 5
     assert result.zip_code == "45454"
+
+
+def test_digits_broken_side_by_side_are_joined(digit_pool, recognizer):
+    # Each half of a digit broken down its middle is full height and looks like a digit of its own; the
+    # wide search joins them where the classifier reads the whole better than the halves. Half the
+    # digits are broken, so a 5-digit code has up to ten pieces: without the length hint it could as
+    # well be a ZIP+4 (bench/accuracy.py measures the unhinted case on realistic fields).
+    spec = replace(CLEAN, broken_share=0.5, break_across_share=0.0)
+    read, pieces = 0, []
+    for seed in range(1, 13):
+        for code in ("80808", "40213"):
+            shot = generate(digit_pool, "clean", np.random.default_rng(seed), code=code, spec=spec)
+            count, _ = cv2.connectedComponents(ink_image(decode_image(shot.encoded)).mask)
+            pieces.append(count - 1)
+            read += recognizer.recognize(shot.encoded, expected_length=5).zip_code == code
+    assert np.mean(pieces) > 8  # the test really has broken digits
+    assert read >= 22  # of 24; cutting and joining by width alone read 19
 
 
 @pytest.mark.parametrize("hyphen", ["dash", "dot", "none"])
