@@ -262,28 +262,34 @@ def _target_length(count: int, expected_length: int, hyphen_seen: bool) -> int:
     return 9
 
 
-def candidates(segmentation: Segmentation, search: Search) -> list[Candidate]:
+def candidates(segmentation: Segmentation, search: Search, around: set[int] | None = None) -> list[Candidate]:
     """Every reading of a unit or of two neighbours that the search allows: the unit as one digit, cut
     into several, or joined with its right neighbour into one. A narrow search cuts only when the field
-    has too few units for the length and joins only when it has too many; a wide one tries both."""
+    has too few units for the length and joins only when it has too many; a wide one tries both.
+    around: the units that get the given search (and joins between two of them); the others get the
+    narrow one, so the proposals always include the narrow search's."""
     units, digit_height = segmentation.units, segmentation.digit_height
     width_parts = [_parts_by_width(unit, digit_height) for unit in units]
     missing = segmentation.length - sum(width_parts)
     proposals = []
     for index, (unit, estimate) in enumerate(zip(units, width_parts)):
+        unit_search = search if around is None or index in around else NARROW
         counts = {estimate}
-        if search.wide or missing > 0:
-            most = MAX_DIGITS_PER_BLOB if search.wide else min(MAX_DIGITS_PER_BLOB, estimate + missing)
-            counts.update(k for k in range(1, most + 1) if _part_width_allowed(unit.width / k / digit_height, k, search))
+        if unit_search.wide or missing > 0:
+            most = MAX_DIGITS_PER_BLOB if unit_search.wide else min(MAX_DIGITS_PER_BLOB, estimate + missing)
+            counts.update(k for k in range(1, most + 1)
+                          if _part_width_allowed(unit.width / k / digit_height, k, unit_search))
         for count in sorted(counts):
             cuttings = _cuttings(unit, count) if count > 1 else [[unit]]
             part_prior = CUT_PRIOR_WIDE if unit.width / count >= 0.5 * digit_height else CUT_PRIOR_NARROW
             prior = part_prior ** abs(count - estimate)
             proposals.extend(Candidate(index, index + 1, cutting, prior) for cutting in cuttings)
-        if (search.wide or missing < 0) and index + 1 < len(units):
+        join_search = search if around is None or {index, index + 1} <= around else NARROW
+        if (join_search.wide or missing < 0) and index + 1 < len(units):
             right = units[index + 1]
             joined = _union(unit, right)
-            if -_overlap(unit, right) < search.max_gap * digit_height and joined.width <= search.max_join * digit_height:
+            if -_overlap(unit, right) < join_search.max_gap * digit_height \
+                    and joined.width <= join_search.max_join * digit_height:
                 fragment = min(unit.height, right.height) < 0.6 * digit_height
                 proposals.append(Candidate(index, index + 2, [joined], JOIN_PRIOR_FRAGMENT if fragment else JOIN_PRIOR_FULL))
     return proposals

@@ -12,7 +12,7 @@ from service.decode import decode_image
 from service.guides import remove_guides
 from service.normalize import normalize_digit
 from service.recognizer import RejectReason
-from service.segment import segment
+from service.segment import NARROW, WIDE, candidates, segment
 
 CLEAN = SPECS["clean"]
 
@@ -150,6 +150,21 @@ def test_digits_broken_side_by_side_are_joined(digit_pool, recognizer):
             read += recognizer.recognize(shot.encoded, expected_length=5).zip_code == code
     assert np.mean(pieces) > 8  # the test really has broken digits
     assert read >= 22  # of 24; cutting and joining by width alone read 19
+
+
+def test_a_wide_search_around_some_units_keeps_every_narrow_proposal(digit_pool):
+    # The recogniser relies on it: a second, wider look never loses the first look's best reading.
+    shot = sample(digit_pool, 5, "48213", broken_share=0.4, break_across_share=0.0, gap=(-0.15, 0.0))
+    seg = segment(ink_image(decode_image(shot.encoded)).mask)
+
+    def keys(proposals):
+        return {(p.start, p.end, tuple(piece.box for piece in p.digits)) for p in proposals}
+
+    narrow, everywhere = keys(candidates(seg, NARROW)), keys(candidates(seg, WIDE))
+    around = keys(candidates(seg, WIDE, around={0, 1}))
+    assert narrow <= around <= everywhere
+    assert narrow < everywhere  # the wide search does propose more
+    assert all(start <= 1 for start, _, _ in around - narrow)  # and only where it was asked to
 
 
 @pytest.mark.parametrize("hyphen", ["dash", "dot", "none"])
