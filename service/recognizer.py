@@ -98,6 +98,30 @@ def _segmented(bgr: np.ndarray, expected_length: int = 0) -> tuple[InkImage, Seg
     return inked, segment(mask, expected_length) if plausible else Segmentation(), scale
 
 
+class _ClassifiedPieces:
+    """The 28x28 fields and probabilities of one field's pieces. Each distinct piece is normalised and
+    classified once: the wide search proposes the narrow one's pieces again, and cuttings share parts.
+    Every call classifies its new pieces in one model call."""
+
+    def __init__(self, ink: np.ndarray, classify: Classifier):
+        self.ink, self.model = ink, classify
+        self.known: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self.model_seconds = 0.0
+
+    def classify(self, pieces: list[Piece]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if not pieces:
+            return None, None
+        keys = [(piece.x, piece.y, piece.mask.shape, piece.mask.tobytes()) for piece in pieces]
+        new = {key: piece for key, piece in zip(keys, pieces) if key not in self.known}
+        fields = [_digit_field(self.ink, piece) for piece in new.values()]
+        if fields:
+            started = time.perf_counter()
+            rows = np.asarray(self.model(np.stack(fields)), dtype=np.float64)
+            self.model_seconds += time.perf_counter() - started
+            self.known.update(zip(new, zip(fields, rows)))
+        return np.stack([self.known[key][0] for key in keys]), np.stack([self.known[key][1] for key in keys])
+
+
 def _units_in_doubt(chosen: list[Candidate], digits: list[DigitRead], unit_count: int) -> set[int]:
     """The units under a digit read below DOUBTFUL, and their neighbours: where a better cut or join may be."""
     doubtful, digit_index = set(), 0
@@ -133,25 +157,23 @@ class Recognizer:
         threshold = self.min_confidence if not min_confidence else min_confidence
         started = time.perf_counter()
         inked, segmentation, scale = _segmented(bgr, expected_length)
-        seconds = {"segment": time.perf_counter() - started, "classify": 0.0}
         # Most fields read confidently on the narrow search; only the others pay for the wide one, and
         # only around the digits in doubt. The wide proposals include the narrow ones, so its best
         # reading never scores below the narrow one's.
         around: set[int] | None = None
+        seen = _ClassifiedPieces(inked.ink, classify or self.classify)  # the wide search repeats the narrow one's
         for search in (NARROW, WIDE):
-            stage_started = time.perf_counter()
             proposals = candidates(segmentation, search, around)
-            fields = _digit_fields(inked.ink, proposals)
-            classify_started = time.perf_counter()
-            digits, chosen = self._read(fields, segmentation, proposals, scale, classify or self.classify)
+            fields, probabilities = seen.classify([piece for proposal in proposals for piece in proposal.digits])
+            digits, chosen = self._read(fields, probabilities, segmentation, proposals, scale)
             recognition = self._decide(digits, expected_length, threshold)
-            seconds["segment"] += classify_started - stage_started
-            seconds["classify"] += time.perf_counter() - classify_started
             valid_length = recognition.reject_reason in (None, RejectReason.LOW_CONFIDENCE)
             if not digits or (valid_length and recognition.confidence >= WIDE_SEARCH_BELOW):
                 break
             around = _units_in_doubt(chosen, digits, len(segmentation.units)) if valid_length else None
-        recognition.stage_seconds.update(seconds)
+        # Everything but the model calls counts as segmentation: ink map, lines, cuts, normalisation.
+        recognition.stage_seconds.update(segment=time.perf_counter() - started - seen.model_seconds,
+                                         classify=seen.model_seconds)
         return recognition
 
     def proposals(self, data: bytes) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
@@ -164,13 +186,13 @@ class Recognizer:
         pieces = [piece for proposal in proposals for piece in proposal.digits]
         return [(_box_in_input(piece, scale), field) for piece, field in zip(pieces, fields if pieces else [])]
 
-    def _read(self, fields: np.ndarray | None, segmentation: Segmentation, proposals: list[Candidate],
-              scale: float, classify: Classifier) -> tuple[list[DigitRead], list[Candidate]]:
-        """One model call for every digit of every proposal; then the reading of the field the classifier
-        is most confident about (service/reading.py): its digits, and the proposals they came from."""
+    @staticmethod
+    def _read(fields: np.ndarray | None, probabilities: np.ndarray | None, segmentation: Segmentation,
+              proposals: list[Candidate], scale: float) -> tuple[list[DigitRead], list[Candidate]]:
+        """The reading of the field the classifier is most confident about (service/reading.py): its
+        digits, and the proposals they came from. fields and probabilities: one row per proposed digit."""
         if fields is None:
             return [], []
-        probabilities = np.asarray(classify(fields), dtype=np.float64)
         rows_of, scores, index = [], [], 0
         for proposal in proposals:
             rows_of.append(range(index, index + len(proposal.digits)))
