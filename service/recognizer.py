@@ -79,9 +79,9 @@ def _digit_field(ink: np.ndarray, piece: Piece) -> np.ndarray:
     return normalize_digit(np.where(keep, region, 0))
 
 
-def _digit_fields(ink: np.ndarray, proposals: list[Candidate]) -> np.ndarray | None:
-    pieces = [piece for proposal in proposals for piece in proposal.digits]
-    return np.stack([_digit_field(ink, piece) for piece in pieces]) if pieces else None
+def _pieces_of(proposals: list[Candidate]) -> list[Piece]:
+    """Every proposed digit, in proposal order: the rows of the fields and probabilities."""
+    return [piece for proposal in proposals for piece in proposal.digits]
 
 
 def _box_in_input(piece: Piece, scale: float) -> tuple[int, int, int, int]:
@@ -164,7 +164,7 @@ class Recognizer:
         seen = _ClassifiedPieces(inked.ink, classify or self.classify)  # the wide search repeats the narrow one's
         for search in (NARROW, WIDE):
             proposals = candidates(segmentation, search, around)
-            fields, probabilities = seen.classify([piece for proposal in proposals for piece in proposal.digits])
+            fields, probabilities = seen.classify(_pieces_of(proposals))
             digits, chosen = self._read(fields, probabilities, segmentation, proposals, scale)
             recognition = self._decide(digits, expected_length, threshold)
             valid_length = recognition.reject_reason in (None, RejectReason.LOW_CONFIDENCE)
@@ -181,10 +181,8 @@ class Recognizer:
         image's pixels, 28x28 field): what tools/make_field_digits.py labels to teach the classifier
         what is not a digit."""
         inked, segmentation, scale = _segmented(decode_image(data, self.max_pixels, self.max_side))
-        proposals = candidates(segmentation, WIDE)
-        fields = _digit_fields(inked.ink, proposals)
-        pieces = [piece for proposal in proposals for piece in proposal.digits]
-        return [(_box_in_input(piece, scale), field) for piece, field in zip(pieces, fields if pieces else [])]
+        return [(_box_in_input(piece, scale), _digit_field(inked.ink, piece))
+                for piece in _pieces_of(candidates(segmentation, WIDE))]
 
     @staticmethod
     def _read(fields: np.ndarray | None, probabilities: np.ndarray | None, segmentation: Segmentation,
