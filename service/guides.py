@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 MAX_TILT = np.deg2rad(12)  # how far from horizontal a printed rule may lie in the photo
+PITCH_TOLERANCE = 0.06  # how far, as a share of the box width (plus a pixel), a box edge may stand off the pitch
 
 
 @dataclass
@@ -80,6 +81,23 @@ def _meets_rules(rules: np.ndarray, x: int, y: int, w: int, h: int, reach: int) 
     return bool(top.any() and bottom.any())
 
 
+def _box_edges(lines: list, box_height: float) -> list:
+    """The upright lines (x centre first) that are printed box edges: those with another line one box
+    width away. A digit's stroke as tall as a small box (a 1, the stem of a 7 or a 9 close to an edge)
+    passes every other test but stands off the form's regular pitch. Boxes are about as wide as they
+    are tall; the pitch is the narrowest box width that pairs about as many lines as any (two box
+    widths pair stray strokes too: the tolerance grows with the width)."""
+    if len(lines) < 4:
+        return lines
+    centres = np.array([line[0] for line in lines])
+    apart = np.abs(centres[:, None] - centres[None, :])
+    paired_at = [(np.abs(apart - pitch) <= PITCH_TOLERANCE * pitch + 1).any(axis=1)
+                 for pitch in np.arange(0.6, 1.7, 0.02) * box_height]
+    most = max(paired.sum() for paired in paired_at)
+    chosen = next(paired for paired in paired_at if paired.sum() >= most - 1)
+    return [line for line, keep in zip(lines, chosen) if keep] if chosen.sum() >= 2 else lines
+
+
 def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tuple[np.ndarray, Guides]:
     """Returns the mask without printed lines, and what was removed. Lines are looked for in
     `faint_mask` (ink at a lower threshold, where faint printed lines are whole) when given."""
@@ -126,6 +144,7 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tup
         tall = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(5, int(0.7 * box_height))))
         upright = cv2.morphologyEx(widened, cv2.MORPH_OPEN, tall)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
+        lines = []
         for label in range(1, count):
             x, y, w, h, _ = stats[label]
             # As thin as the rules (plus the widening), nearly as tall as the box, and meeting a rule at
@@ -136,8 +155,10 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tup
             line = cv2.bitwise_and((labels == label).astype(np.uint8) * 255, search)
             if np.median(np.count_nonzero(line[y: y + h, x: x + w], axis=1)) > widest:
                 continue  # thicker than the printed rules: a narrow upright digit (a thin 8) as tall as the box
+            lines.append((x + w / 2, line, int(w)))
+        for _, line, w in _box_edges(lines, box_height):
             edges = cv2.bitwise_or(edges, cv2.dilate(line, np.ones((3, 3), np.uint8)))
-            edge_reach = max(edge_reach, int(w) - 2)  # the widening added 4 to the line's width
+            edge_reach = max(edge_reach, w - 2)  # the widening added 4 to the line's width
             vertical += 1
     rules, edges = cv2.bitwise_and(rules, mask), cv2.bitwise_and(edges, mask)
     guides = cv2.bitwise_or(rules, edges)

@@ -240,6 +240,23 @@ def test_marks_that_all_fall_outside_the_writing_band_segment_to_nothing():
     assert segment(np.zeros((40, 40), np.uint8)).units == []
 
 
+def test_a_stroke_as_tall_as_its_box_is_not_taken_for_a_box_edge():
+    # Five printed boxes; in the fourth a thin, straight stroke (the stem of a 9, a 1) runs from the
+    # top rule to the bottom one, close to the box's right edge. It passes every test of an edge but
+    # one: it stands off the form's pitch of box edges.
+    bgr = np.full((160, 520, 3), 235, np.uint8)
+    left, pitch, top, bottom = 20, 90, 30, 130
+    for box in range(5):
+        cv2.rectangle(bgr, (left + box * pitch, top), (left + (box + 1) * pitch, bottom), (40, 40, 40), 2)
+    stroke_x = left + 4 * pitch - 18
+    cv2.line(bgr, (stroke_x, top + 1), (stroke_x + 2, bottom - 1), (30, 30, 30), 3)
+    mask, guides = remove_guides(ink_image(bgr).mask)
+    assert guides.vertical == 6
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    tall = stats[1:][stats[1:, cv2.CC_STAT_HEIGHT] >= 0.7 * (bottom - top)]
+    assert len(tall) == 1 and abs(tall[0, cv2.CC_STAT_LEFT] - stroke_x) <= 4
+
+
 def test_box_edges_go_when_digits_come_close_to_them(digit_pool):
     # Big digits in tight boxes: most digits run close to an edge or touch it. The edge must still go
     # (a left-over edge is read as a 1), and a narrow digit as tall as the box must stay.
