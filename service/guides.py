@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 MAX_TILT = np.deg2rad(12)  # how far from horizontal a printed rule may lie in the photo
-PITCH_TOLERANCE = 0.06  # how far, as a share of the box width (plus a pixel), a box edge may stand off the pitch
+PITCH_TOLERANCE = 0.04  # how far, as a share of the box width (plus a pixel), a box edge may stand off the pitch
 
 
 @dataclass
@@ -51,6 +51,14 @@ def _thickness(mask: np.ndarray, segment) -> int:
     return int(np.median(runs)) if runs else 1
 
 
+def _on_line(segment, rule, tolerance: float) -> bool:
+    """Whether both ends of segment lie within tolerance pixels of the straight line through rule."""
+    x0, y0, x1, y1 = rule
+    length = max(1.0, float(np.hypot(x1 - x0, y1 - y0)))
+    return all(abs((x1 - x0) * (y - y0) - (y1 - y0) * (x - x0)) / length <= tolerance
+               for x, y in (segment[:2], segment[2:]))
+
+
 def _box_height(rules: np.ndarray) -> float:
     """Distance between the top and bottom rules, measured column by column so a tilted form does not
     inflate it."""
@@ -81,21 +89,33 @@ def _meets_rules(rules: np.ndarray, x: int, y: int, w: int, h: int, reach: int) 
     return bool(top.any() and bottom.any())
 
 
+def _row_sizes(linked: np.ndarray) -> np.ndarray:
+    """For each line, how many lines its row holds: the lines reachable through linked pairs."""
+    reach = linked | np.eye(len(linked), dtype=bool)
+    while True:  # a handful of lines: squaring the reachability matrix until it settles is enough
+        wider = (reach.astype(np.int32) @ reach.astype(np.int32)) > 0
+        if (wider == reach).all():
+            return reach.sum(axis=1)
+        reach = wider
+
+
 def _box_edges(lines: list, box_height: float) -> list:
-    """The upright lines (x centre first) that are printed box edges: those with another line one box
-    width away. A digit's stroke as tall as a small box (a 1, the stem of a 7 or a 9 close to an edge)
-    passes every other test but stands off the form's regular pitch. Boxes are about as wide as they
-    are tall; the pitch is the narrowest box width that pairs about as many lines as any (two box
-    widths pair stray strokes too: the tolerance grows with the width)."""
+    """The upright lines (x centre first) that are printed box edges: those in a row of at least three
+    lines one box width apart. A digit's stroke as tall as a small box (a 1, the stem of a 7 or a 9
+    close to an edge) passes every other test but stands off the form's regular pitch. Boxes are about
+    as wide as they are tall; the pitch is the box width that puts the most lines in such rows, the
+    narrowest of equals (every other edge is a row too, at twice the width)."""
     if len(lines) < 4:
         return lines
     centres = np.array([line[0] for line in lines])
     apart = np.abs(centres[:, None] - centres[None, :])
-    paired_at = [(np.abs(apart - pitch) <= PITCH_TOLERANCE * pitch + 1).any(axis=1)
-                 for pitch in np.arange(0.6, 1.7, 0.02) * box_height]
-    most = max(paired.sum() for paired in paired_at)
-    chosen = next(paired for paired in paired_at if paired.sum() >= most - 1)
-    return [line for line, keep in zip(lines, chosen) if keep] if chosen.sum() >= 2 else lines
+    best = np.zeros(len(lines), bool)
+    for pitch in np.arange(0.6, 1.7, 0.02) * box_height:
+        linked = np.abs(apart - pitch) <= PITCH_TOLERANCE * pitch + 1
+        in_rows = _row_sizes(linked) >= 3
+        if in_rows.sum() > best.sum():
+            best = in_rows
+    return [line for line, keep in zip(lines, best) if keep] if best.any() else lines
 
 
 def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tuple[np.ndarray, Guides]:
@@ -105,7 +125,8 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tup
     height, width = mask.shape
     rules = np.zeros_like(mask)  # horizontal lines
     edges = np.zeros_like(mask)  # vertical box edges
-    min_length = max(20, width // 3)
+    # A quarter of the photo: the four boxes of a ZIP+4's second group can be less than a third of it.
+    min_length = max(20, width // 4)
     # A printed rule or box is one connected component at least min_length wide. Labelling is linear
     # and cheap; Hough is not (it was a fifth of the server's time): most fields have no printed lines
     # and skip it, the others give Hough only the wide components' pixels.
@@ -116,24 +137,31 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tup
     keep = np.zeros(count, np.uint8)
     keep[wide] = 255
     search = keep[labels]
-    spans, widest = 0, 0
+    widest = 0
     # The probabilistic Hough transform sometimes walks off a thin, tilted rule and discards its pixels,
     # losing the whole rule; a second look at what the first one left finds it (2 of 300 boxed ZIP+4
     # fields kept a rule before, 1 after).
-    remaining = search
-    for _ in range(2):
-        found = 0
-        for segment in _rules(remaining, min_length):
+    # The second look also takes shorter pieces that lie on the line of a rule already found: Hough
+    # gives up on a thin, tilted rule after a wobble, and the piece left behind was read as a digit's bar.
+    remaining, found_rules = search, []
+    for shortest in (min_length, max(10, min_length // 3)):
+        found = []
+        for segment in _rules(remaining, shortest):
             thickness = _thickness(search, segment)
             if thickness > max(6, height // 12):  # too thick to be a printed rule: a stroke or a blot
                 continue
+            length = np.hypot(segment[2] - segment[0], segment[3] - segment[1])
+            if length < min_length and not any(_on_line(segment, rule, rule_thickness / 2 + 1)
+                                               for rule, rule_thickness in found_rules):
+                continue
             cv2.line(rules, segment[:2], segment[2:], 255, thickness + 2)
             widest = max(widest, thickness + 2)
-            spans += 1
-            found += 1
+            found.append((segment, thickness))
         if not found:
             break
+        found_rules += found
         remaining = cv2.bitwise_and(search, cv2.bitwise_not(rules))
+    spans = len(found_rules)
     vertical, edge_reach = 0, 0
     if spans >= 2:
         # Box edges join the top and bottom rules; handwriting inside a box is shorter than the box.

@@ -257,6 +257,24 @@ def test_a_stroke_as_tall_as_its_box_is_not_taken_for_a_box_edge():
     assert len(tall) == 1 and abs(tall[0, cv2.CC_STAT_LEFT] - stroke_x) <= 4
 
 
+@pytest.mark.parametrize("angle", [0.0, 3.0])
+def test_the_short_second_group_of_zip4_boxes_is_removed(angle):
+    # Nine printed boxes, 5 + 4 with a gutter, on a photo with wide margins: the four-box group spans
+    # less than a third of the photo, and its rules were once too short to be looked for.
+    margin, pitch, top, bottom = 120, 80, 60, 150
+    width = 2 * margin + 9 * pitch + 48
+    bgr = np.full((210, width, 3), 235, np.uint8)
+    for box in range(9):
+        left = margin + box * pitch + (48 if box >= 5 else 0)
+        cv2.rectangle(bgr, (left, top), (left + pitch, bottom), (40, 40, 40), 2)
+    rotation = cv2.getRotationMatrix2D((width / 2, 105), angle, 1.0)
+    bgr = cv2.warpAffine(bgr, rotation, (width, 210), borderValue=(235, 235, 235))
+    printed = ink_image(bgr).mask
+    mask, guides = remove_guides(printed)
+    assert guides.vertical >= 10
+    assert np.count_nonzero(mask) < 0.01 * np.count_nonzero(printed)
+
+
 def test_box_edges_go_when_digits_come_close_to_them(digit_pool):
     # Big digits in tight boxes: most digits run close to an edge or touch it. The edge must still go
     # (a left-over edge is read as a 1), and a narrow digit as tall as the box must stay.
