@@ -169,6 +169,18 @@ def test_digits_broken_side_by_side_are_joined(digit_pool, recognizer):
     assert read >= 22  # of 24; cutting and joining by width alone read 19
 
 
+def test_half_of_a_broken_digit_touching_the_next_digit_is_joined_to_its_other_half(digit_pool, recognizer):
+    # A digit broken down its middle whose right half touches the next digit: neither joining the two
+    # units nor reading them apart gives both digits; the wide search joins them and cuts again.
+    spec = replace(CLEAN, broken_share=0.5, break_across_share=0.0, gap=(-0.06, -0.02))
+    read = 0
+    for seed in range(1, 13):
+        for code in ("06060", "38183"):
+            shot = generate(digit_pool, "clean", np.random.default_rng(seed), code=code, spec=spec)
+            read += recognizer.recognize(shot.encoded, expected_length=5).zip_code == code
+    assert read >= 10  # of 24; joining or cutting alone read 6
+
+
 def test_a_wide_search_around_some_units_keeps_every_narrow_proposal(digit_pool):
     # The recogniser relies on it: a second, wider look never loses the first look's best reading.
     shot = sample(digit_pool, 5, "48213", broken_share=0.4, break_across_share=0.0, gap=(-0.15, 0.0))
