@@ -127,18 +127,21 @@ def tesseract_row(folder: Path, seconds: float) -> dict | None:
 def model_rows(seconds_each: float = 3.0) -> list[dict]:
     from service.model import classifier, load_model
 
-    predict = classifier(load_model())
+    model = load_model()
     rows = []
-    for batch in (1, 32, 256):
-        digits = np.random.default_rng(0).integers(0, 256, (batch, 28, 28), dtype=np.uint8)
-        predict(digits)
-        calls, started = 0, time.perf_counter()
-        while time.perf_counter() - started < seconds_each:
+    # The service's engine on a CPU (the SavedModel converted to LiteRT), and the SavedModel itself.
+    for engine in ("tflite", "tensorflow"):
+        predict = classifier(model, engine)
+        for batch in (1, 32, 256):
+            digits = np.random.default_rng(0).integers(0, 256, (batch, 28, 28), dtype=np.uint8)
             predict(digits)
-            calls += 1
-        elapsed = time.perf_counter() - started
-        rows.append({"what": f"model alone, batch {batch}", "digits_per_s": round(calls * batch / elapsed),
-                     "ms_per_call": round(elapsed / calls * 1000, 2)})
+            calls, started = 0, time.perf_counter()
+            while time.perf_counter() - started < seconds_each:
+                predict(digits)
+                calls += 1
+            elapsed = time.perf_counter() - started
+            rows.append({"what": f"model alone ({engine}), batch {batch}", "digits_per_s": round(calls * batch / elapsed),
+                         "ms_per_call": round(elapsed / calls * 1000, 2)})
     return rows
 
 

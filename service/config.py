@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from service.recognizer import DEFAULT_MIN_CONFIDENCE
 
+ENGINES = ("auto", "tflite", "tensorflow")  # what runs the model: service/model.py
+
 # (flag, environment variable, type, default, help). The README's configuration table lists the same.
 OPTIONS = (
     ("--model", "ZIPCODE_MODEL", str, "", "model root or version folder (default: the bundled model)"),
@@ -16,7 +18,13 @@ OPTIONS = (
     ("--metrics-port", "ZIPCODE_METRICS_PORT", int, 9100, "Prometheus /metrics port (0: any free port)"),
     ("--workers", "ZIPCODE_WORKERS", int, 1,
      "server processes sharing the port (SO_REUSEPORT), each with its own model; metrics on port + index"),
-    ("--threads", "ZIPCODE_THREADS", int, 32, "gRPC worker threads per process (calls worked on at once)"),
+    ("--threads", "ZIPCODE_THREADS", int, 32,
+     "gRPC worker threads per process (calls taken in at once; an open stream holds one)"),
+    ("--pipelines", "ZIPCODE_PIPELINES", int, 4,
+     "images decoded and segmented at once; the other calls wait their turn (on two cores, more threads "
+     "in the Python pipeline only fight over the interpreter lock)"),
+    ("--engine", "ZIPCODE_ENGINE", str, "auto",
+     "auto, tflite or tensorflow: what runs the model (auto: TensorFlow Lite on a CPU, TensorFlow on a GPU)"),
     ("--max-batch-size", "ZIPCODE_MAX_BATCH_SIZE", int, 256, "most digits in one model call"),
     ("--max-batch-delay-ms", "ZIPCODE_MAX_BATCH_DELAY_MS", float, 2.0,
      "longest wait for more digits before a model call; 0 turns batching off"),
@@ -44,6 +52,8 @@ class ServerConfig:
     metrics_port: int = 9100
     workers: int = 1
     threads: int = 32
+    pipelines: int = 4
+    engine: str = "auto"
     max_batch_size: int = 256
     max_batch_delay_ms: float = 2.0
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
@@ -71,10 +81,12 @@ def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> 
     args = parser.parse_args(argv)
     if args.log_format not in ("text", "json"):
         parser.error("--log-format must be text or json")
+    if args.engine not in ENGINES:
+        parser.error(f"--engine must be one of {', '.join(ENGINES)}")
     if not 0 < args.min_confidence <= 1:
         parser.error("--min-confidence must be in (0, 1]")
-    if args.max_batch_size < 1 or args.threads < 1 or args.workers < 1:
-        parser.error("--max-batch-size, --threads and --workers must be at least 1")
+    if args.max_batch_size < 1 or args.threads < 1 or args.workers < 1 or args.pipelines < 1:
+        parser.error("--max-batch-size, --threads, --workers and --pipelines must be at least 1")
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
     if args.tls_client_ca and not args.tls_cert:

@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection  # noqa: E402
 from service.api import zipcode_pb2 as pb  # noqa: E402
 from service.api import zipcode_pb2_grpc as pb_grpc  # noqa: E402
 from service.config import ServerConfig, as_flags, parse_config  # noqa: E402
+from service.gate import FairGate  # noqa: E402
 from service.metrics import Metrics  # noqa: E402
 from service.servicer import ZipCodeServicer  # noqa: E402
 
@@ -40,18 +41,8 @@ class Engine:
     version: str
     info: pb.ModelInfo
     batcher: object | None
-
-
-def inference_device() -> str:
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:
-        tf.config.experimental.set_memory_growth(gpu, True)  # share the GPU; take memory as needed
-    if not gpus:
-        return "CPU"
-    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-    return f"GPU:0 ({name})"
+    runtime: str  # what runs the model: tflite or tensorflow (--engine)
+    gate: FairGate  # images worked on at once (--pipelines)
 
 
 def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
@@ -59,12 +50,13 @@ def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
     import tensorflow as tf
 
     from service.batcher import DynamicBatcher
-    from service.model import classifier, load_model
+    from service.model import chosen_engine, classifier, inference_device, load_model
     from service.recognizer import Recognizer
 
     device = inference_device()
     model = load_model(config.model or None)
-    predict = classifier(model)
+    engine = chosen_engine(config.engine, device)
+    predict = classifier(model, engine)
     # Warm up at the batch sizes the service will see, so the first real call is not the slow one.
     for size in (1, 8, 64, config.max_batch_size):
         predict(np.zeros((size, 28, 28), np.uint8))
@@ -85,11 +77,11 @@ def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
         default_min_confidence=config.min_confidence,
         tensorflow_version=tf.__version__,
     )
-    metrics.model.info({"version": version, "architecture": info.architecture, "device": device,
+    metrics.model.info({"version": version, "architecture": info.architecture, "device": device, "engine": engine,
                         "path": str(model.directory)})
     recognizer = Recognizer(classify, min_confidence=config.min_confidence, max_pixels=config.max_pixels,
                             max_side=config.max_side)
-    return Engine(recognizer, classify, version, info, batcher)
+    return Engine(recognizer, classify, version, info, batcher, engine, FairGate(config.pipelines))
 
 
 def server_credentials(config: ServerConfig):
@@ -153,7 +145,7 @@ class RecognizerServer:
         self.servicer.attach(self.engine)
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info("serving", extra={"fields": {"model_version": self.engine.version, "device": self.engine.info.device,
-                                               "batching": self.engine.batcher is not None}})
+                                               "engine": self.engine.runtime, "batching": self.engine.batcher is not None}})
         return self
 
     def begin_shutdown(self) -> None:

@@ -72,11 +72,25 @@ class ZipCodeServicer(pb_grpc.ZipCodeRecognizerServicer):
             return engine.classify
         return lambda fields: engine.batcher.classify(fields, cancelled=lambda: not context.is_active())
 
+    @staticmethod
+    def _wait_for_turn(gate, context) -> None:
+        """A place among the images worked on at once (--pipelines), first come first served; a call
+        whose client left while it waited gives its turn on."""
+        gate.acquire()
+        if not context.is_active():
+            gate.release()
+            raise CancelledError()
+
     def _recognize(self, request: pb.RecognizeRequest, context) -> pb.RecognizeResponse:
         _check_request(request)
         engine = self._engine
-        recognition = engine.recognizer.recognize(request.image, request.expected_length, request.min_confidence or None,
-                                                  classify=self._classifier_for(context))
+        self._wait_for_turn(engine.gate, context)
+        try:
+            recognition = engine.recognizer.recognize(request.image, request.expected_length,
+                                                      request.min_confidence or None,
+                                                      classify=self._classifier_for(context))
+        finally:
+            engine.gate.release()
         self._observe(recognition)
         return to_response(request.request_id, recognition, engine.version)
 

@@ -1,0 +1,97 @@
+"""What runs the model: TensorFlow Lite on a CPU (the bundled SavedModel converted at start), the
+SavedModel itself in TensorFlow on a GPU; and the gate that limits the images worked on at once."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from service.config import parse_config
+from service.gate import FairGate
+from service.model import chosen_engine, classifier
+
+
+@pytest.fixture(scope="module")
+def lite(bundled_model):
+    return classifier(bundled_model, "tflite")
+
+
+def test_the_lite_engine_gives_the_savedmodel_s_probabilities(bundled_model, lite, subset):
+    # Batch sizes change from call to call in the service; each new size re-plans the interpreter.
+    for count in (1, 7, 200, 7):
+        digits = subset.x_test[:count]
+        expected = bundled_model.predict(digits).numpy()
+        got = lite(digits)
+        assert got.shape == (count, 10)
+        assert np.abs(got - expected).max() < 1e-4
+        assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
+def test_the_lite_engine_answers_threads_calling_at_once(lite, subset):
+    # One interpreter per thread: calls from several threads at once must not mix their rows.
+    batches = [subset.x_test[start: start + size] for start, size in ((0, 3), (10, 9), (40, 17), (80, 1))]
+    expected = [lite(batch) for batch in batches]
+    failures = []
+
+    def hammer(index: int) -> None:
+        for _ in range(20):
+            if not np.array_equal(lite(batches[index]), expected[index]):
+                failures.append(index)
+
+    threads = [threading.Thread(target=hammer, args=(i % 4,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+
+
+def test_auto_picks_lite_on_a_cpu_and_tensorflow_on_a_gpu():
+    assert chosen_engine("auto", "CPU") == "tflite"
+    assert chosen_engine("auto", "GPU:0 (NVIDIA H100)") == "tensorflow"
+    assert chosen_engine("tensorflow", "CPU") == "tensorflow"
+    with pytest.raises(ValueError):
+        chosen_engine("onnx", "CPU")
+
+
+@pytest.mark.parametrize("argv", [["--engine", "onnx"], ["--pipelines", "0"]])
+def test_engine_and_pipelines_settings_are_checked_at_start(argv):
+    with pytest.raises(SystemExit) as raised:
+        parse_config(argv, environ={})
+    assert raised.value.code == 2
+
+
+def test_the_gate_serves_waiting_calls_in_the_order_they_came():
+    gate = FairGate(1)
+    gate.acquire()
+    order = []
+
+    def call(index: int) -> None:
+        gate.acquire()
+        order.append(index)
+        gate.release()
+
+    threads = []
+    for index in range(5):
+        threads.append(threading.Thread(target=call, args=(index,)))
+        threads[-1].start()
+        deadline = time.monotonic() + 5
+        while len(gate._waiting) < index + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)  # each call queued before the next arrives
+    gate.release()
+    for thread in threads:
+        thread.join(10)
+    assert order == [0, 1, 2, 3, 4]
+
+
+def test_the_gate_holds_calls_beyond_its_places():
+    gate = FairGate(2)
+    gate.acquire()
+    gate.acquire()
+    third = threading.Thread(target=gate.acquire)
+    third.start()
+    third.join(0.2)
+    assert third.is_alive()  # no third place
+    gate.release()
+    third.join(5)
+    assert not third.is_alive()
