@@ -238,20 +238,41 @@ def segment(mask: np.ndarray, expected_length: int = 0) -> Segmentation:
         digit_height, line_centre = _line_metrics(pieces)
     pieces = _attach_fragments(pieces, digit_height, line_centre)
 
-    units, hyphen_x = [], None
+    units, marks = [], []
     for piece in pieces:
         if piece.height >= 0.4 * digit_height or piece.width >= 0.9 * digit_height:
             units.append(piece)
-        elif units and hyphen_x is None and piece.width >= 0.08 * digit_height \
-                and abs(piece.centre_y() - line_centre) < 0.3 * digit_height:
-            hyphen_x = piece.x
+        elif units and piece.width >= 0.08 * digit_height and abs(piece.centre_y() - line_centre) < 0.3 * digit_height:
+            marks.append(piece)  # the hyphen, or a loose part of a digit that sits at mid-height
         # Other small marks (dots, specks) are dropped.
-    if hyphen_x is not None and hyphen_x > units[-1].x:
-        hyphen_x = None  # a mark after the last digit is not a separator
+    hyphen = _hyphen([mark for mark in marks if mark.x < units[-1].x]) if units else None  # none after the last digit
+    units = _attach_marks([mark for mark in marks if mark is not hyphen], units, digit_height)
+    hyphen_x = hyphen.x if hyphen is not None else None
 
     length = _target_length(sum(_parts_by_width(unit, digit_height) for unit in units), expected_length,
                             hyphen_x is not None)
     return Segmentation(units=units, length=length, hyphen_x=hyphen_x, digit_height=digit_height)
+
+
+def _hyphen(marks: list[Piece]) -> Piece | None:
+    """The mark most like a written hyphen: a solid dash, else a solid dot. The first mark at mid-height
+    used to be taken, and the left half of a 4 broken side by side was taken for the hyphen."""
+    def dash_like(mark: Piece) -> float:
+        return mark.area / (mark.width * mark.height) * min(3.0, mark.width / mark.height)
+
+    return max(marks, key=dash_like, default=None)
+
+
+def _attach_marks(marks: list[Piece], units: list[Piece], digit_height: float) -> list[Piece]:
+    """Mid-height marks that are not the hyphen join the nearest unit when close to it (a loose part of
+    that digit); farther ones are dropped like specks."""
+    units = list(units)
+    for mark in marks:
+        gaps = [-_overlap(mark, unit) for unit in units]
+        nearest = int(np.argmin(gaps))
+        if gaps[nearest] < 0.25 * digit_height:
+            units[nearest] = _union(units[nearest], mark)
+    return units
 
 
 def _parts_by_width(unit: Piece, digit_height: float) -> int:

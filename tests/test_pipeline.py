@@ -252,6 +252,24 @@ def test_marks_that_all_fall_outside_the_writing_band_segment_to_nothing():
     assert segment(np.zeros((40, 40), np.uint8)).units == []
 
 
+def test_the_hyphen_is_the_dash_not_a_loose_part_of_a_digit_at_mid_height():
+    # Nine upright strokes for digits, a dash between the fifth and the sixth, and before the third a
+    # small hook at mid-height close to it (the left half of a 4 broken side by side): the hook was
+    # taken for the hyphen, and the dash dropped as a speck.
+    mask = np.zeros((120, 760), np.uint8)
+    lefts = [20, 90, 190, 260, 330, 470, 540, 610, 680]
+    for left in lefts:
+        mask[30:90, left: left + 12] = 255
+    mask[50:66, 160:164] = 255  # the hook, an open L close to the third stroke
+    mask[62:66, 160:180] = 255
+    mask[57:63, 405:440] = 255  # the dash
+    seg = segment(mask)
+    assert seg.hyphen_x == 405
+    assert seg.length == 9 and len(seg.units) == 9
+    third = seg.units[2]
+    assert third.x == 160 and third.x + third.width == 202  # the hook joined the stroke beside it
+
+
 def test_a_stroke_as_tall_as_its_box_is_not_taken_for_a_box_edge():
     # Five printed boxes; in the fourth a thin, straight stroke (the stem of a 9, a 1) runs from the
     # top rule to the bottom one, close to the box's right edge. It passes every test of an edge but
