@@ -126,7 +126,9 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tup
     rules = np.zeros_like(mask)  # horizontal lines
     edges = np.zeros_like(mask)  # vertical box edges
     # A quarter of the photo: the four boxes of a ZIP+4's second group can be less than a third of it.
-    min_length = max(20, width // 4)
+    # And longer than the photo is high: on a short field the bars of two neighbouring 7s, in line,
+    # were as long as a quarter of it.
+    min_length = max(20, width // 4, int(1.2 * height))
     # A printed rule or box is one connected component at least min_length wide. Labelling is linear
     # and cheap; Hough is not (it was a fifth of the server's time): most fields have no printed lines
     # and skip it, the others give Hough only the wide components' pixels.

@@ -270,6 +270,21 @@ def test_the_hyphen_is_the_dash_not_a_loose_part_of_a_digit_at_mid_height():
     assert third.x == 160 and third.x + third.width == 202  # the hook joined the stroke beside it
 
 
+def test_the_bars_of_two_7s_in_line_are_not_a_printed_rule():
+    # A short field, "4 3 3 7 7" at 36 pixels: the two 7s' bars lie on one line, together longer than
+    # a quarter of the photo, the shortest rule looked for. A rule must also be longer than the photo
+    # is high.
+    bgr = np.full((66, 227, 3), 235, np.uint8)
+    for left in (12, 67, 111):
+        cv2.line(bgr, (left + 10, 14), (left + 10, 48), (40, 40, 40), 3)
+    for left in (150, 183):
+        cv2.line(bgr, (left, 14), (left + 30, 14), (40, 40, 40), 3)  # the bar
+        cv2.line(bgr, (left + 30, 14), (left + 15, 48), (40, 40, 40), 3)  # the stem
+    mask, guides = remove_guides(ink_image(bgr).mask)
+    assert guides.horizontal == 0
+    assert np.count_nonzero(mask[12:17, 150:213]) > 0.8 * np.count_nonzero(ink_image(bgr).mask[12:17, 150:213])
+
+
 def test_a_stroke_as_tall_as_its_box_is_not_taken_for_a_box_edge():
     # Five printed boxes; in the fourth a thin, straight stroke (the stem of a 9, a 1) runs from the
     # top rule to the bottom one, close to the box's right edge. It passes every test of an edge but
