@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 MAX_DURATION_S = 600  # a run can never go on longer than this, whatever it is asked
+DEFAULT_CONNECTIONS = 4  # a few sorting machines, each with its own connection
 
 
 @dataclass
@@ -103,7 +104,10 @@ async def _stream_worker(stub, pb, corpus, start_index, stop_at, result, timeout
 
 
 async def run_load(target: str, corpus, concurrency: int, duration: float, mode: str = "unary",
-                   timeout: float = 10.0) -> LoadResult:
+                   timeout: float = 10.0, connections: int = DEFAULT_CONNECTIONS) -> LoadResult:
+    """connections: TCP connections the callers are spread over, as several sorting machines would
+    open. One connection always lands on one server process: with --workers, SO_REUSEPORT shares out
+    connections, not calls."""
     import grpc
 
     from service.api import zipcode_pb2 as pb
@@ -111,14 +115,20 @@ async def run_load(target: str, corpus, concurrency: int, duration: float, mode:
 
     duration = min(duration, MAX_DURATION_S)
     result = LoadResult(mode, concurrency, duration)
-    options = [("grpc.max_send_message_length", 16 * 1024 * 1024)]
-    async with grpc.aio.insecure_channel(target, options=options) as channel:
-        stub = pb_grpc.ZipCodeRecognizerStub(channel)
+    # A local subchannel pool per channel: otherwise channels to one target share one connection.
+    options = [("grpc.max_send_message_length", 16 * 1024 * 1024), ("grpc.use_local_subchannel_pool", 1)]
+    channels = [grpc.aio.insecure_channel(target, options=options) for _ in range(max(1, min(connections, concurrency)))]
+    try:
+        stubs = [pb_grpc.ZipCodeRecognizerStub(channel) for channel in channels]
         worker = _stream_worker if mode == "stream" else _unary_worker
         started = time.perf_counter()
         stop_at = started + duration
-        await asyncio.gather(*(worker(stub, pb, corpus, i * 7, stop_at, result, timeout) for i in range(concurrency)))
+        await asyncio.gather(*(worker(stubs[i % len(stubs)], pb, corpus, i * 7, stop_at, result, timeout)
+                               for i in range(concurrency)))
         result.seconds = time.perf_counter() - started
+    finally:
+        for channel in channels:
+            await channel.close()
     return result
 
 
@@ -137,11 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--duration", type=float, default=10.0, help=f"seconds (at most {MAX_DURATION_S})")
     parser.add_argument("--mode", choices=("unary", "stream"), default="unary")
+    parser.add_argument("--connections", type=int, default=DEFAULT_CONNECTIONS,
+                        help="TCP connections the callers share (sorting machines); at most --concurrency")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(args.images) if args.images else make_corpus(args.data, 200, Path(scratch))
         corpus = load_corpus(folder)
-        result = asyncio.run(run_load(args.target, corpus, args.concurrency, args.duration, args.mode))
+        result = asyncio.run(run_load(args.target, corpus, args.concurrency, args.duration, args.mode,
+                                      connections=args.connections))
     print(json.dumps(result.summary()))
     return 0
 

@@ -13,7 +13,7 @@ from bench.throughput import free_port
 from bench.zipgen import generate
 from service.client import ZipCodeClient
 from tests.serving import wait_until_serving
-from tests.test_server import local_config
+from tests.test_server import local_config, sample_value
 
 
 def test_load_generator_reports_throughput_latency_and_correctness(digit_pool):
@@ -49,17 +49,29 @@ def test_two_workers_share_the_port_and_stop_cleanly(digit_pool, tmp_path):
             wait_until_serving(client)
             shot = generate(digit_pool, "clean", np.random.default_rng(5))
             assert client.recognize(shot.encoded).zip_code == shot.code
-        # Each worker has its own metrics port, and both come up.
+        # Each worker has its own metrics port, and both come up with their model loaded (the info
+        # sample appears once the model is).
         for index in (0, 1):
             deadline = time.monotonic() + 120
             while True:
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{metrics + index}/metrics", timeout=5) as page:
-                        assert b"zipcode_model_info" in page.read()
-                    break
+                        if b"zipcode_model_info{" in page.read():
+                            break
                 except OSError:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.5)
+                    pass
+                assert time.monotonic() < deadline, f"worker {index} did not load its model"
+                time.sleep(0.5)
+        # The load generator spreads its callers over several connections, as several sorting machines
+        # would: SO_REUSEPORT hands out connections, so both workers get calls.
+        rng = np.random.default_rng(6)
+        corpus = [(s.encoded, s.code) for s in (generate(digit_pool, "clean", rng) for _ in range(6))]
+        result = asyncio.run(run_load(f"127.0.0.1:{port}", corpus, 16, 3.0, connections=16))
+        assert result.errors == 0 and result.labelled > 0
+        for index in (0, 1):
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics + index}/metrics", timeout=5) as page:
+                answered = sample_value(page.read().decode(), "zipcode_requests_total", method="Recognize", code="OK")
+            assert answered > 0, f"worker {index} answered no call"
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0
     finally:
