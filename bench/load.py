@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 MAX_DURATION_S = 600  # a run can never go on longer than this, whatever it is asked
-DEFAULT_CONNECTIONS = 4  # a few sorting machines, each with its own connection
+DEFAULT_CONNECTIONS = 16  # sorting machines, each with its own connection (at most one per caller)
 
 
 @dataclass
