@@ -1,19 +1,23 @@
 """Where the bundled model lives, and the classifier over it that the pipeline calls.
 
 Two engines run the same SavedModel. On a CPU the model is converted at start (half a second) to
-TensorFlow Lite and run by LiteRT (ai-edge-litert) with its XNNPACK kernels: 3x the digits per second of the SavedModel at the
-batch sizes the service sees (about 10 digits per image), 6x for one digit, with probabilities within
-1e-6 of it (docs/benchmarks.md). On a GPU the SavedModel runs as it is, in TensorFlow."""
+TensorFlow Lite and run by LiteRT (ai-edge-litert) with its XNNPACK kernels: 2x the digits per second
+of the SavedModel at the batch sizes the service sees (about 10 digits per image), 6x for one digit,
+with probabilities within 1e-6 of it (docs/benchmarks.md). On a GPU the SavedModel runs as it is, in
+TensorFlow."""
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from service.config import ENGINES
+from training.errors import ModelDirError
 from training.export import ExportedModel, load_exported
 
+log = logging.getLogger("zipcode.model")
 LITE_THREADS = 2  # XNNPACK threads per interpreter: p50 at concurrency 1 4.3 ms (1 thread: 4.9)
 BUNDLED_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "zipnet"
 
@@ -44,15 +48,30 @@ def chosen_engine(engine: str, device: str) -> str:
 
 
 def classifier(model: ExportedModel, engine: str = "auto"):
-    """uint8 [N, 28, 28] -> float32 [N, 10] as NumPy, what service.recognizer.Recognizer calls. Safe to
-    call from several threads at once."""
+    """uint8 [N, 28, 28] -> float32 [N, 10] as NumPy, what service.recognizer.Recognizer calls; its
+    .engine says what runs the model. Safe to call from several threads at once. A model that
+    TensorFlow Lite cannot convert (a SavedModel from elsewhere, with ops it lacks) runs in TensorFlow
+    under auto, and stops the start when tflite was asked for."""
     if chosen_engine(engine, inference_device() if engine == "auto" else "") == "tflite":
-        return _LiteClassifier(_to_tflite(model))
+        try:
+            return _LiteClassifier(_to_tflite(model))
+        except Exception as error:  # the converter raises many types: ConverterError, ValueError, ...
+            if engine != "auto":
+                raise ModelDirError(f"{model.directory}: cannot run on TensorFlow Lite ({type(error).__name__}: "
+                                    f"{error}); start with --engine tensorflow") from error
+            log.warning("TensorFlow Lite cannot run %s (%s: %s); running it in TensorFlow",
+                        model.directory, type(error).__name__, error)
+    return _SavedModelClassifier(model)
 
-    def classify(fields: np.ndarray) -> np.ndarray:
-        return model.predict(fields).numpy()
 
-    return classify
+class _SavedModelClassifier:
+    engine = "tensorflow"
+
+    def __init__(self, model: ExportedModel):
+        self.model = model
+
+    def __call__(self, fields: np.ndarray) -> np.ndarray:
+        return self.model.predict(fields).numpy()
 
 
 def _to_tflite(model: ExportedModel) -> bytes:
@@ -62,8 +81,10 @@ def _to_tflite(model: ExportedModel) -> bytes:
 
 
 class _LiteClassifier:
-    """A TensorFlow Lite interpreter per calling thread (an interpreter must not be used by two threads
-    at once), each with one thread of its own: the server's parallelism is its concurrent calls."""
+    """A TensorFlow Lite interpreter per calling thread: an interpreter must not be used by two threads
+    at once."""
+
+    engine = "tflite"
 
     def __init__(self, flatbuffer: bytes):
         self.flatbuffer = flatbuffer

@@ -55,8 +55,8 @@ def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
 
     device = inference_device()
     model = load_model(config.model or None)
-    engine = chosen_engine(config.engine, device)
-    predict = classifier(model, engine)
+    predict = classifier(model, chosen_engine(config.engine, device))
+    engine = predict.engine  # what runs it: auto may have fallen back to TensorFlow
     # Warm up at the batch sizes the service will see, so the first real call is not the slow one.
     for size in (1, 8, 64, config.max_batch_size):
         predict(np.zeros((size, 28, 28), np.uint8))

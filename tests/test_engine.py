@@ -13,7 +13,9 @@ from service.model import chosen_engine, classifier
 
 @pytest.fixture(scope="module")
 def lite(bundled_model):
-    return classifier(bundled_model, "tflite")
+    lite = classifier(bundled_model, "tflite")
+    assert lite.engine == "tflite"
+    return lite
 
 
 def test_the_lite_engine_gives_the_savedmodel_s_probabilities(bundled_model, lite, subset):
@@ -95,3 +97,18 @@ def test_the_gate_holds_calls_beyond_its_places():
     gate.release()
     third.join(5)
     assert not third.is_alive()
+
+
+def test_a_model_lite_cannot_convert_runs_in_tensorflow_under_auto(bundled_model, subset, monkeypatch):
+    import service.model as model_module
+    from training.errors import ModelDirError
+
+    def refuse(model):
+        raise ValueError("op not supported")
+
+    monkeypatch.setattr(model_module, "_to_tflite", refuse)
+    fallback = classifier(bundled_model, "auto")
+    assert fallback.engine == "tensorflow"
+    assert (fallback(subset.x_test[:5]).argmax(axis=1) == bundled_model.predict(subset.x_test[:5]).numpy().argmax(axis=1)).all()
+    with pytest.raises(ModelDirError, match="--engine tensorflow"):
+        classifier(bundled_model, "tflite")  # asked for explicitly: say so at start
