@@ -47,12 +47,15 @@ def chosen_engine(engine: str, device: str) -> str:
     return "tensorflow" if device.startswith("GPU") else "tflite"
 
 
-def classifier(model: ExportedModel, engine: str = "auto"):
+def classifier(model: ExportedModel, engine: str = "auto", device: str | None = None):
     """uint8 [N, 28, 28] -> float32 [N, 10] as NumPy, what service.recognizer.Recognizer calls; its
     .engine says what runs the model. Safe to call from several threads at once. A model that
     TensorFlow Lite cannot convert (a SavedModel from elsewhere, with ops it lacks) runs in TensorFlow
-    under auto, and stops the start when tflite was asked for."""
-    if chosen_engine(engine, inference_device() if engine == "auto" else "") == "tflite":
+    under auto, and stops the start when tflite was asked for. device: inference_device(), when the
+    caller has it already."""
+    if engine == "auto" and device is None:
+        device = inference_device()
+    if chosen_engine(engine, device or "") == "tflite":
         try:
             return _LiteClassifier(_to_tflite(model))
         except Exception as error:  # the converter raises many types: ConverterError, ValueError, ...
@@ -96,17 +99,19 @@ class _LiteClassifier:
             from ai_edge_litert.interpreter import Interpreter  # tf.lite.Interpreter's maintained successor
 
             interpreter = Interpreter(model_content=self.flatbuffer, num_threads=LITE_THREADS)
+            (source,), (result,) = interpreter.get_input_details(), interpreter.get_output_details()
             self.local.interpreter, self.local.shape = interpreter, None
+            self.local.source, self.local.result = source["index"], result["index"]
         return interpreter
 
     def __call__(self, fields: np.ndarray) -> np.ndarray:
         interpreter = self._interpreter()
         fields = np.ascontiguousarray(fields, dtype=np.uint8)
-        (source,), (result,) = interpreter.get_input_details(), interpreter.get_output_details()
-        if self.local.shape != fields.shape:
-            interpreter.resize_tensor_input(source["index"], fields.shape)
+        local = self.local
+        if local.shape != fields.shape:
+            interpreter.resize_tensor_input(local.source, fields.shape)
             interpreter.allocate_tensors()
-            self.local.shape = fields.shape
-        interpreter.set_tensor(source["index"], fields)
+            local.shape = fields.shape
+        interpreter.set_tensor(local.source, fields)
         interpreter.invoke()
-        return interpreter.get_tensor(result["index"])
+        return interpreter.get_tensor(local.result)

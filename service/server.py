@@ -50,13 +50,13 @@ def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
     import tensorflow as tf
 
     from service.batcher import DynamicBatcher
-    from service.model import chosen_engine, classifier, inference_device, load_model
+    from service.model import classifier, inference_device, load_model
     from service.recognizer import Recognizer
 
     device = inference_device()
     model = load_model(config.model or None)
-    predict = classifier(model, chosen_engine(config.engine, device))
-    engine = predict.engine  # what runs it: auto may have fallen back to TensorFlow
+    predict = classifier(model, config.engine, device)
+    engine = predict.engine  # what runs it: auto falls back to TensorFlow for a model Lite cannot convert
     # Warm up at the batch sizes the service will see, so the first real call is not the slow one.
     for size in (1, 8, 64, config.max_batch_size):
         predict(np.zeros((size, 28, 28), np.uint8))

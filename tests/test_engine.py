@@ -112,3 +112,19 @@ def test_a_model_lite_cannot_convert_runs_in_tensorflow_under_auto(bundled_model
     assert (fallback(subset.x_test[:5]).argmax(axis=1) == bundled_model.predict(subset.x_test[:5]).numpy().argmax(axis=1)).all()
     with pytest.raises(ModelDirError, match="--engine tensorflow"):
         classifier(bundled_model, "tflite")  # asked for explicitly: say so at start
+
+
+def test_a_server_under_auto_starts_on_tensorflow_when_lite_cannot_convert(monkeypatch):
+    import service.model as model_module
+    from service.metrics import Metrics
+    from service.server import load_engine
+    from tests.test_server import local_config
+
+    def refuse(model):
+        raise ValueError("op not supported")
+
+    monkeypatch.setattr(model_module, "_to_tflite", refuse)
+    engine = load_engine(local_config(engine="auto"), Metrics())
+    assert engine.runtime == "tensorflow"
+    if engine.batcher is not None:
+        engine.batcher.stop()
