@@ -295,8 +295,9 @@ def _target_length(count: int, expected_length: int, hyphen_seen: bool) -> int:
 
 def candidates(segmentation: Segmentation, search: Search, around: set[int] | None = None) -> list[Candidate]:
     """Every reading of a unit or of two neighbours that the search allows: the unit as one digit, cut
-    into several, or joined with its right neighbour into one (or, wide, into one cut in two). A narrow search cuts only when the field
-    has too few units for the length and joins only when it has too many; a wide one tries both.
+    into several, or joined with its right neighbour into one (or, wide, into one cut in two). A narrow
+    search cuts only when the field has too few units for the length and joins only when it has too
+    many; a wide one tries both.
     around: the units that get the given search (and joins between two of them); the others get the
     narrow one, so the proposals always include the narrow search's."""
     units, digit_height = segmentation.units, segmentation.digit_height
@@ -325,7 +326,8 @@ def candidates(segmentation: Segmentation, search: Search, around: set[int] | No
                 proposals.append(Candidate(index, index + 2, [joined], JOIN_PRIOR_FRAGMENT if fragment else JOIN_PRIOR_FULL))
             if join_search.wide and -_overlap(unit, right) < JOIN_CUT_GAP * digit_height \
                     and _part_width_allowed(joined.width / 2 / digit_height, 2, join_search):
-                proposals.extend(Candidate(index, index + 2, cutting, JOIN_CUT_PRIOR) for cutting in _cuttings(joined, 2))
+                proposals.extend(Candidate(index, index + 2, cutting, JOIN_CUT_PRIOR)
+                                 for cutting in _cuttings(joined, 2) if len(cutting) == 2)  # not the join again
     return proposals
 
 
