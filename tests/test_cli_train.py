@@ -5,8 +5,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from training.cli import main
+from training.export import load_exported
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "make_field_digits.py"
 
@@ -34,15 +36,20 @@ def test_compare_prints_one_row_per_model(subset_path, capsys):
     assert rows["base"].rstrip().endswith("| 1.00x |")
 
 
-def test_finetune_goes_on_from_an_exported_model_with_field_digits(tmp_path, subset_path, capsys):
-    # Digits cut by the pipeline out of fields written with the subset's digits, as the tool makes them.
-    fields = tmp_path / "fields.npz"
+@pytest.fixture(scope="module")
+def fields(tmp_path_factory, subset_path):
+    """Digits cut by the pipeline out of fields written with the subset's digits, as the tool makes them."""
+    fields = tmp_path_factory.mktemp("fields") / "fields.npz"
     completed = subprocess.run(
         [sys.executable, str(TOOL), "--data", str(subset_path), "--count", "15",
          "--test-count", "10", "--out", str(fields)],
         capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
+    return fields
+
+
+def test_field_digit_tool_cuts_labelled_digits_and_not_digits(fields):
     with np.load(fields) as cut:
         assert cut["x_train"].shape[1:] == (28, 28) and cut["x_train"].dtype == np.uint8
         assert len(cut["x_train"]) >= 4 * 15  # most written digits are found and labelled
@@ -50,6 +57,49 @@ def test_finetune_goes_on_from_an_exported_model_with_field_digits(tmp_path, sub
         # ...and proposals that are no digit (halves, joined pairs, strokes) to teach the model doubt.
         assert len(cut["x_train_not_digit"]) >= 15 and cut["x_test_not_digit"].shape[1:] == (28, 28)
 
+
+def test_train_with_fields_learns_them_from_the_start(tmp_path, subset_path, fields, capsys):
+    root = tmp_path / "models" / "base"
+    assert main(["train", "--arch", "base", "--epochs", "1", "--data", str(subset_path), "--fields", str(fields),
+                 "--export", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "held-out digits cut from fields" in out and "held-out not-digits read as a digit" in out
+    card = json.loads((root / "1" / "model.json").read_text())
+    with np.load(fields) as cut:
+        assert card["field_digits"]["train_images"] == len(cut["x_train"])
+        assert card["not_digits"]["train_images"] == len(cut["x_train_not_digit"])
+    assert card["training_data"]["train_images"] == 2000 and "fine_tuned_from" not in card
+
+
+def test_ensemble_averages_its_members_in_one_saved_model(tmp_path, subset_path, subset, capsys):
+    roots = [tmp_path / "a", tmp_path / "b"]
+    for seed, root in enumerate(roots, start=1):
+        assert main(["train", "--arch", "base", "--epochs", "1", "--seed", str(seed), "--data", str(subset_path),
+                     "--export", str(root)]) == 0
+    joined = tmp_path / "joined"
+    assert main(["ensemble", "--models", *map(str, roots), "--data", str(subset_path), "--export", str(joined)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("member ") == 2 and "exported" in out
+
+    members = [load_exported(root) for root in roots]
+    ensemble = load_exported(joined)
+    digits = subset.x_test[:50]
+    expected = np.mean([member.predict(digits).numpy() for member in members], axis=0)
+    np.testing.assert_allclose(ensemble.predict(digits).numpy(), expected, atol=1e-6)
+    assert not np.allclose(members[0].predict(digits).numpy(), expected, atol=1e-3)  # two different models
+    card = ensemble.card
+    assert card["architecture"] == "ensemble" and [m["seed"] for m in card["members"]] == [1, 2]
+    assert card["parameters"] == 2 * 54_410
+
+
+def test_ensemble_of_one_model_is_a_one_line_error(tmp_path, subset_path, capsys):
+    root = tmp_path / "a"
+    assert main(["train", "--arch", "fc", "--epochs", "1", "--data", str(subset_path), "--export", str(root)]) == 0
+    assert main(["ensemble", "--models", str(root), "--data", str(subset_path), "--export", str(tmp_path / "e")]) == 2
+    assert "at least two models" in capsys.readouterr().err
+
+
+def test_finetune_goes_on_from_an_exported_model_with_field_digits(tmp_path, subset_path, fields, capsys):
     root = tmp_path / "models" / "zipnet"
     assert main(["train", "--arch", "base", "--epochs", "1", "--data", str(subset_path), "--export", str(root)]) == 0
     assert main(["finetune", "--model", str(root), "--fields", str(fields), "--data", str(subset_path),

@@ -14,6 +14,9 @@ from training.options import ARCHITECTURE_NAMES, STRATEGIES
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 EXIT_USAGE = 2
+# What an ensemble's card repeats of each member's: how it was made and how it scored.
+MEMBER_CARD_KEYS = ("architecture", "version", "seed", "epochs", "test_accuracy", "fine_tuned_from",
+                    "field_digits", "not_digits")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     add_data(train)
     train.add_argument("--export", metavar="DIR", help="model root; writes DIR/<version>/ (TF Serving layout)")
     train.add_argument("--version", type=int, help="version folder to write (default: next free number)")
+    train.add_argument("--fields", metavar="NPZ",
+                       help="also train on digits and not-digits cut out of fields, from the start "
+                            "(tools/make_field_digits.py)")
     add_training(train)
 
     compare = commands.add_parser("compare", help="train every architecture and the HOG baseline; print one table")
@@ -61,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     finetune.add_argument("--version", type=int, help="version folder to write (default: next free number)")
     add_training(finetune)
 
+    ensemble = commands.add_parser(
+        "ensemble", help="join exported models into one that averages their probabilities; export it",
+    )
+    ensemble.add_argument("--models", required=True, nargs="+", metavar="DIR",
+                          help="two or more model roots (their highest version) or version folders")
+    add_data(ensemble)
+    ensemble.add_argument("--export", required=True, metavar="DIR", help="model root; writes DIR/<version>/")
+    ensemble.add_argument("--version", type=int, help="version folder to write (default: next free number)")
+
     evaluate = commands.add_parser("evaluate", help="score an exported model and draw its confusion matrix")
     evaluate.add_argument("--model", required=True, metavar="DIR", help="model root or version folder")
     add_data(evaluate)
@@ -72,25 +87,32 @@ def main(argv: list[str] | None = None) -> int:
     from training.errors import DataError, ModelDirError
 
     try:
-        return {"train": _train, "compare": _compare, "finetune": _finetune, "evaluate": _evaluate}[args.command](args)
+        commands = {"train": _train, "compare": _compare, "finetune": _finetune, "ensemble": _ensemble,
+                    "evaluate": _evaluate}
+        return commands[args.command](args)
     except (DataError, ModelDirError) as error:
         print(f"zipcode-train: error: {error}", file=sys.stderr)
         return EXIT_USAGE
 
 
 def _train(args: argparse.Namespace) -> int:
-    from training.data import load_dataset
+    from training.data import load_dataset, load_not_digits
 
     dataset = load_dataset(args.data)  # before TensorFlow loads, so a data error is the only output
+    fields = load_dataset(args.fields) if args.fields else None
+    not_digits = load_not_digits(args.fields) if args.fields else None
     from training.architectures import ARCHITECTURES
     from training.export import export_model
     from training.report import print_result
-    from training.train import train
+    from training.train import field_scores, train
 
-    result = train(args.arch, dataset, args.epochs, args.batch_size, args.seed, args.strategy)
+    result = train(args.arch, dataset, args.epochs, args.batch_size, args.seed, args.strategy,
+                   extra=fields, not_digits=not_digits)
     print_result(result)
+    card = {"description": ARCHITECTURES[result.arch].description, **_training_card(result, dataset, args)}
+    if fields is not None:
+        card.update(_field_card(fields, not_digits, field_scores(result.model, fields, not_digits)))
     if args.export:
-        card = {"description": ARCHITECTURES[result.arch].description, **_training_card(result, dataset, args)}
         print(f"exported         {export_model(result.model, args.export, card, args.version)}")
     return 0
 
@@ -122,7 +144,7 @@ def _finetune(args: argparse.Namespace) -> int:
     from training.errors import ModelDirError
     from training.export import KERAS_NAME, export_model, read_card, resolve_version_dir
     from training.report import print_result
-    from training.train import CONFIDENT, fine_tune
+    from training.train import fine_tune
 
     base = resolve_version_dir(args.model)
     base_card = read_card(base)
@@ -132,31 +154,80 @@ def _finetune(args: argparse.Namespace) -> int:
     result, scores = fine_tune(base / KERAS_NAME, arch, dataset, fields, args.epochs, args.batch_size,
                                args.seed, args.learning_rate, args.strategy, not_digits=not_digits)
     print_result(result)
+    card = {
+        "description": base_card.get("description", ""),
+        **_training_card(result, dataset, args),
+        "fine_tuned_from": {"model": str(base), "test_accuracy": base_card.get("test_accuracy")},
+        "learning_rate": args.learning_rate,
+        **_field_card(fields, not_digits, scores),
+    }
+    if args.export:
+        print(f"exported         {export_model(result.model, args.export, card, args.version)}")
+    return 0
+
+
+def _field_card(fields, not_digits, scores) -> dict:
+    """Prints the scores on held-out field digits and not-digits; returns them for the model card."""
+    from training.train import CONFIDENT
+
     print(f"field digits     {scores.digit_accuracy:.2%} of {len(fields.x_test)} held-out digits cut from fields")
-    if scores.not_digit_confident is not None:
+    card = {
+        "field_digits": {
+            "source": fields.source,
+            "sha256": fields.sha256,
+            "train_images": len(fields.x_train),
+            "test_images": len(fields.x_test),
+            "test_accuracy": round(scores.digit_accuracy, 5),
+        },
+    }
+    if not_digits is not None and scores.not_digit_confident is not None:
         print(f"not digits       {scores.not_digit_confident:.2%} of {len(not_digits.x_test)} held-out not-digits "
               f"read as a digit above {CONFIDENT:.0%}")
-    if args.export:
-        card = {
-            "description": base_card.get("description", ""),
-            **_training_card(result, dataset, args),
-            "fine_tuned_from": {"model": str(base), "test_accuracy": base_card.get("test_accuracy")},
-            "learning_rate": args.learning_rate,
-            "field_digits": {
-                "source": fields.source,
-                "sha256": fields.sha256,
-                "train_images": len(fields.x_train),
-                "test_images": len(fields.x_test),
-                "test_accuracy": round(scores.digit_accuracy, 5),
-            },
+        card["not_digits"] = {
+            "train_images": len(not_digits.x_train),
+            "test_images": len(not_digits.x_test),
+            f"read_above_{CONFIDENT}": round(scores.not_digit_confident, 5),
         }
-        if not_digits is not None:
-            card["not_digits"] = {
-                "train_images": len(not_digits.x_train),
-                "test_images": len(not_digits.x_test),
-                f"read_above_{CONFIDENT}": round(scores.not_digit_confident, 5),
-            }
-        print(f"exported         {export_model(result.model, args.export, card, args.version)}")
+    return card
+
+
+def _ensemble(args: argparse.Namespace) -> int:
+    from training.data import load_dataset
+
+    dataset = load_dataset(args.data)
+    from training.errors import ModelDirError
+    from training.ensemble import average_of
+    from training.evaluate import evaluate_probabilities
+    from training.export import KERAS_NAME, export_model, read_card, resolve_version_dir
+
+    import keras
+
+    folders = [resolve_version_dir(path) for path in args.models]
+    if len(folders) < 2:
+        raise ModelDirError("an ensemble needs at least two models")
+    for folder in folders:
+        if not (folder / KERAS_NAME).is_file():
+            raise ModelDirError(f"{folder}: no {KERAS_NAME} to join (export writes one beside the SavedModel)")
+    members = [keras.models.load_model(folder / KERAS_NAME) for folder in folders]
+    model = average_of(members)
+    accuracy = evaluate_probabilities(model.predict(dataset.x_test.astype("float32"), batch_size=512, verbose=0),
+                                      dataset.y_test).accuracy
+    cards = [read_card(folder) for folder in folders]
+    for folder, card in zip(folders, cards):
+        print(f"member           {folder}  test accuracy {card.get('test_accuracy', float('nan')):.2%}")
+    print(f"parameters       {model.count_params():,}")
+    print(f"test accuracy    {accuracy:.2%}")
+    card = {
+        "architecture": "ensemble",
+        "description": f"mean of the probabilities of {len(members)} models",
+        "parameters": model.count_params(),
+        "test_accuracy": round(accuracy, 5),
+        "members": [{"model": str(folder), **{key: card[key] for key in MEMBER_CARD_KEYS if key in card}}
+                    for folder, card in zip(folders, cards)],
+        "training_data": {"source": dataset.source, "sha256": dataset.sha256,
+                          "train_images": len(dataset.x_train), "test_images": len(dataset.x_test)},
+    }
+    print(f"exported         {export_model(model, args.export, card, args.version)}")
     return 0
 
 

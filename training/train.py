@@ -79,16 +79,43 @@ def train(
     seed: int = 1,
     strategy: str = "auto",
     verbose: int | None = None,
+    extra: Dataset | None = None,
+    not_digits: NotDigits | None = None,
 ) -> TrainResult:
     """Train `arch` from scratch; Adam with a cosine-decaying learning rate, a fixed number of epochs
-    (no early stopping, so the test set never selects the model)."""
+    (no early stopping, so the test set never selects the model). extra and not_digits: field digits
+    and not-digits to train on from the start, beside `dataset` (see fine_tune)."""
     spec = ARCHITECTURES[arch]
     epochs = spec.default_epochs if epochs is None else epochs
     keras.utils.set_random_seed(seed)
     distribution = choose_strategy(strategy)
     with distribution.scope():
         model = spec.build()
-    return _fit(model, arch, dataset, epochs, batch_size, seed, spec.augment, 1e-3, distribution, verbose)
+    data = dataset if extra is None else with_fields(dataset, extra, not_digits)
+    return _fit(model, arch, data, epochs, batch_size, seed, spec.augment, 1e-3, distribution, verbose)
+
+
+def with_fields(dataset: Dataset, extra: Dataset, not_digits: NotDigits | None) -> Dataset:
+    """dataset's training digits plus extra's and the not-digits (labelled NOT_A_DIGIT); dataset's
+    test split, so the reported accuracy stays MNIST's."""
+    rejects = not_digits.x_train if not_digits is not None else np.zeros((0, *dataset.x_train.shape[1:]), np.uint8)
+    return Dataset(
+        x_train=np.concatenate([dataset.x_train, extra.x_train, rejects]),
+        y_train=np.concatenate([dataset.y_train, extra.y_train, np.full(len(rejects), NOT_A_DIGIT, np.uint8)]),
+        x_test=dataset.x_test,
+        y_test=dataset.y_test,
+        source=f"{dataset.source} + {extra.source}",
+    )
+
+
+def field_scores(model: keras.Model, extra: Dataset, not_digits: NotDigits | None) -> FieldScores:
+    """How a trained model does on the held-out field digits and not-digits."""
+    _, extra_accuracy = model.evaluate(_dataset(extra.x_test, extra.y_test, 512, None, None), verbose=0)
+    confident = None
+    if not_digits is not None and len(not_digits.x_test):
+        top = model.predict(not_digits.x_test.astype(np.float32), batch_size=512, verbose=0).max(axis=1)
+        confident = float((top > CONFIDENT).mean())
+    return FieldScores(float(extra_accuracy), confident)
 
 
 def fine_tune(
@@ -109,25 +136,13 @@ def fine_tune(
     at a lower learning rate. Keeping MNIST in the mix keeps the model as good on clean digits. Returns
     the result (scored on dataset's test split) and the scores on the held-out field digits."""
     keras.utils.set_random_seed(seed)
-    rejects = not_digits.x_train if not_digits is not None else np.zeros((0, *dataset.x_train.shape[1:]), np.uint8)
-    mixed = Dataset(
-        x_train=np.concatenate([dataset.x_train, extra.x_train, rejects]),
-        y_train=np.concatenate([dataset.y_train, extra.y_train, np.full(len(rejects), NOT_A_DIGIT, np.uint8)]),
-        x_test=dataset.x_test,
-        y_test=dataset.y_test,
-        source=f"{dataset.source} + {extra.source}",
-    )
+    mixed = with_fields(dataset, extra, not_digits)
     distribution = choose_strategy(strategy)
     with distribution.scope():  # its variables must live where the strategy trains them
         model = keras.models.load_model(keras_file)
     result = _fit(model, arch, mixed, epochs, batch_size, seed, ARCHITECTURES[arch].augment, learning_rate,
                   distribution, verbose)
-    _, extra_accuracy = model.evaluate(_dataset(extra.x_test, extra.y_test, 512, None, None), verbose=0)
-    confident = None
-    if not_digits is not None and len(not_digits.x_test):
-        top = model.predict(not_digits.x_test.astype(np.float32), batch_size=512, verbose=0).max(axis=1)
-        confident = float((top > CONFIDENT).mean())
-    return result, FieldScores(float(extra_accuracy), confident)
+    return result, field_scores(model, extra, not_digits)
 
 
 def _fit(model: keras.Model, arch: str, dataset: Dataset, epochs: int, batch_size: int, seed: int, augment: bool,
