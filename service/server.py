@@ -41,7 +41,7 @@ class Engine:
     version: str
     info: pb.ModelInfo
     batcher: object | None
-    runtime: str  # what runs the model: tflite or tensorflow (--engine)
+    runtime: str  # what runs the model: tflite, tflite-int8 or tensorflow (--engine)
     gate: FairGate  # images worked on at once (--pipelines)
 
 

@@ -2,10 +2,12 @@
 SavedModel itself in TensorFlow on a GPU; and the gate that limits the images worked on at once."""
 import threading
 import time
+import urllib.request
 
 import numpy as np
 import pytest
 
+from bench.zipgen import generate
 from service.config import parse_config
 from service.gate import FairGate
 from service.model import chosen_engine, classifier
@@ -27,6 +29,18 @@ def test_the_lite_engine_gives_the_savedmodel_s_probabilities(bundled_model, lit
         assert got.shape == (count, 10)
         assert np.abs(got - expected).max() < 1e-4
         assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
+def test_the_int8_engine_is_quantised_and_reads_as_the_savedmodel_does(bundled_model, lite, subset):
+    int8 = classifier(bundled_model, "tflite-int8")
+    assert int8.engine == "tflite-int8"
+    assert len(int8.flatbuffer) < 0.35 * len(lite.flatbuffer)  # 8-bit weights instead of 32-bit floats
+    digits = subset.x_test[:500]
+    expected = bundled_model.predict(digits).numpy()
+    got = int8(digits)
+    assert not np.array_equal(got, lite(digits))  # really another model, not the float one again
+    assert np.abs(got - expected).max() < 0.1
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).mean() >= 0.995
 
 
 def test_the_lite_engine_answers_threads_calling_at_once(lite, subset):
@@ -52,6 +66,8 @@ def test_auto_picks_lite_on_a_cpu_and_tensorflow_on_a_gpu():
     assert chosen_engine("auto", "CPU") == "tflite"
     assert chosen_engine("auto", "GPU:0 (NVIDIA H100)") == "tensorflow"
     assert chosen_engine("tensorflow", "CPU") == "tensorflow"
+    assert chosen_engine("tflite-int8", "CPU") == "tflite-int8"  # never chosen by auto: it changes answers
+    assert parse_config(["--engine", "tflite-int8"], environ={}).engine == "tflite-int8"
     with pytest.raises(ValueError):
         chosen_engine("onnx", "CPU")
 
@@ -128,3 +144,20 @@ def test_a_server_under_auto_starts_on_tensorflow_when_lite_cannot_convert(monke
     assert engine.runtime == "tensorflow"
     if engine.batcher is not None:
         engine.batcher.stop()
+
+
+def test_a_server_on_the_int8_engine_reads_fields_and_says_what_runs_it(digit_pool):
+    from service.client import ZipCodeClient
+    from service.server import RecognizerServer
+    from tests.test_server import local_config
+
+    server = RecognizerServer(local_config(engine="tflite-int8")).start().load()
+    try:
+        rng = np.random.default_rng(8)
+        shots = [generate(digit_pool, "clean", rng) for _ in range(10)]
+        with ZipCodeClient(f"127.0.0.1:{server.port}", timeout=10) as client:
+            assert sum(client.recognize(shot.encoded).zip_code == shot.code for shot in shots) >= 9
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=10) as page:
+            assert 'engine="tflite-int8"' in page.read().decode()
+    finally:
+        server.stop(1)
