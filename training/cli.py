@@ -141,17 +141,15 @@ def _finetune(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data)
     fields = load_dataset(args.fields)
     not_digits = load_not_digits(args.fields)
-    from training.errors import ModelDirError
-    from training.export import KERAS_NAME, export_model, read_card, resolve_version_dir
+    from training.export import export_model, keras_file, read_card, resolve_version_dir
     from training.report import print_result
     from training.train import fine_tune
 
     base = resolve_version_dir(args.model)
     base_card = read_card(base)
-    if not (base / KERAS_NAME).is_file():
-        raise ModelDirError(f"{base}: no {KERAS_NAME} to go on training (export writes one beside the SavedModel)")
+    trained = keras_file(base, "go on training")
     arch = base_card.get("architecture", "zipnet")
-    result, scores = fine_tune(base / KERAS_NAME, arch, dataset, fields, args.epochs, args.batch_size,
+    result, scores = fine_tune(trained, arch, dataset, fields, args.epochs, args.batch_size,
                                args.seed, args.learning_rate, args.strategy, not_digits=not_digits)
     print_result(result)
     card = {
@@ -198,17 +196,14 @@ def _ensemble(args: argparse.Namespace) -> int:
     from training.errors import ModelDirError
     from training.ensemble import average_of
     from training.evaluate import evaluate_probabilities
-    from training.export import KERAS_NAME, export_model, read_card, resolve_version_dir
+    from training.export import export_model, keras_file, read_card, resolve_version_dir
 
     import keras
 
-    folders = [resolve_version_dir(path) for path in args.models]
-    if len(folders) < 2:
+    if len(args.models) < 2:
         raise ModelDirError("an ensemble needs at least two models")
-    for folder in folders:
-        if not (folder / KERAS_NAME).is_file():
-            raise ModelDirError(f"{folder}: no {KERAS_NAME} to join (export writes one beside the SavedModel)")
-    members = [keras.models.load_model(folder / KERAS_NAME) for folder in folders]
+    folders = [resolve_version_dir(path) for path in args.models]
+    members = [keras.models.load_model(path) for path in [keras_file(folder, "join") for folder in folders]]
     model = average_of(members)
     accuracy = evaluate_probabilities(model.predict(dataset.x_test.astype("float32"), batch_size=512, verbose=0),
                                       dataset.y_test).accuracy

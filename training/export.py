@@ -120,6 +120,15 @@ def _check_signature(directory: Path, signature) -> None:
         raise ModelDirError(f"{directory}: {SIGNATURE_NAME} must return {OUTPUT_NAME} [N, 10]; it returns {found}")
 
 
+def keras_file(version_dir: Path, purpose: str) -> Path:
+    """The version folder's .keras file, which training needs (a SavedModel alone cannot be trained on);
+    a ModelDirError saying what it was wanted for when there is none."""
+    path = version_dir / KERAS_NAME
+    if not path.is_file():
+        raise ModelDirError(f"{version_dir}: no {KERAS_NAME} to {purpose} (export writes one beside the SavedModel)")
+    return path
+
+
 def read_card(version_dir: Path) -> dict:
     """The model card of a version folder; empty when there is none (a SavedModel from elsewhere)."""
     card_path = version_dir / CARD_NAME
