@@ -8,6 +8,7 @@ import keras
 from keras import layers
 
 from training.data import IMAGE_SHAPE
+from training.export import copy_of
 
 
 def average_of(members: list[keras.Model]) -> keras.Model:
@@ -19,7 +20,5 @@ def average_of(members: list[keras.Model]) -> keras.Model:
     pixels = keras.Input(shape=IMAGE_SHAPE, name="images")
     outputs = []
     for number, member in enumerate(members, start=1):
-        copy = member.__class__.from_config({**member.get_config(), "name": f"member_{number}"})
-        copy.set_weights(member.get_weights())
-        outputs.append(copy(pixels))
+        outputs.append(copy_of(member, f"member_{number}")(pixels))
     return keras.Model(pixels, layers.Average(name="probabilities")(outputs), name="ensemble")

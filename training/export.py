@@ -33,6 +33,14 @@ def _versions(root: Path) -> list[int]:
     return sorted(int(child.name) for child in root.iterdir() if child.is_dir() and child.name.isdigit())
 
 
+def copy_of(model: keras.Model, name: str | None = None) -> keras.Model:
+    """The same network and weights, uncompiled (no optimizer state), optionally under another name."""
+    config = model.get_config() if name is None else {**model.get_config(), "name": name}
+    copy = model.__class__.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def export_model(model: keras.Model, root: str | Path, card: dict, version: int | None = None) -> Path:
     """Write the SavedModel, .keras file and model card to root/<version>/ and return that folder.
     Without a version, the next one after the highest already there (TF Serving then serves it)."""
@@ -42,11 +50,9 @@ def export_model(model: keras.Model, root: str | Path, card: dict, version: int 
     if target.exists():
         raise ModelDirError(f"{target}: version {version} already exists; choose another --version or remove it")
 
-    # An uncompiled copy with the same weights: the optimizer's state (twice the weights, for Adam)
-    # is of no use to a server and would triple the files.
-    inference = model.__class__.from_config(model.get_config())
-    inference.set_weights(model.get_weights())
-    model = inference
+    # An uncompiled copy: the optimizer's state (twice the weights, for Adam) is of no use to a server
+    # and would triple the files.
+    model = copy_of(model)
     archive = keras.export.ExportArchive()
     archive.track(model)
 
