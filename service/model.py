@@ -93,7 +93,7 @@ class _LiteClassifier:
     """A TensorFlow Lite interpreter per calling thread: an interpreter must not be used by two threads
     at once."""
 
-    def __init__(self, flatbuffer: bytes, engine: str = "tflite"):
+    def __init__(self, flatbuffer: bytes, engine: str):  # engine: tflite or tflite-int8, as converted
         self.flatbuffer = flatbuffer
         self.engine = engine
         self.local = threading.local()
