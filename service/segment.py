@@ -245,7 +245,7 @@ def segment(mask: np.ndarray, expected_length: int = 0) -> Segmentation:
         elif units and piece.width >= 0.08 * digit_height and abs(piece.centre_y() - line_centre) < 0.3 * digit_height:
             marks.append(piece)  # the hyphen, or a loose part of a digit that sits at mid-height
         # Other small marks (dots, specks) are dropped.
-    hyphen = _hyphen([mark for mark in marks if mark.x < units[-1].x]) if units else None  # none after the last digit
+    hyphen = _hyphen([mark for mark in marks if _between_groups(mark, units, digit_height)])
     units = _attach_marks([mark for mark in marks if mark is not hyphen], units, digit_height)
     hyphen_x = hyphen.x if hyphen is not None else None
 
@@ -261,6 +261,17 @@ def _hyphen(marks: list[Piece]) -> Piece | None:
         return mark.area / (mark.width * mark.height) * min(3.0, mark.width / mark.height)
 
     return max(marks, key=dash_like, default=None)
+
+
+def _between_groups(mark: Piece, units: list[Piece], digit_height: float) -> bool:
+    """Whether a mark stands where a ZIP+4 hyphen can: after a group that may hold five digits and
+    before one that may hold four. Three units, or ink two digit heights wide (touching digits), to its
+    left; two units, or one and a half digit heights, to its right. A loose piece of the second digit
+    of a five-digit code was taken for the hyphen, and the digit read without it."""
+    left = [unit for unit in units if unit.x + unit.width / 2 < mark.x]
+    right = [unit for unit in units if unit.x + unit.width / 2 > mark.x + mark.width]
+    return (len(left) >= 3 or sum(unit.width for unit in left) >= 2 * digit_height) and \
+        (len(right) >= 2 or sum(unit.width for unit in right) >= 1.5 * digit_height)
 
 
 def _attach_marks(marks: list[Piece], units: list[Piece], digit_height: float) -> list[Piece]:

@@ -270,6 +270,20 @@ def test_the_hyphen_is_the_dash_not_a_loose_part_of_a_digit_at_mid_height():
     assert third.x == 160 and third.x + third.width == 202  # the hook joined the stroke beside it
 
 
+def test_a_dash_after_the_first_digit_is_a_loose_part_of_the_next_digit_not_the_hyphen():
+    # A 5 broken into pieces: its left piece, a dash at mid-height close to the rest, was taken for the
+    # ZIP+4 hyphen, though one digit stands before it, and the 5 read without it.
+    mask = np.zeros((120, 420), np.uint8)
+    for left in [20, 100, 180, 260, 340]:
+        mask[30:90, left: left + 12] = 255
+    mask[55:61, 80:96] = 255  # the dash, 4 pixels left of the second stroke
+    seg = segment(mask)
+    assert seg.hyphen_x is None
+    assert seg.length == 5 and len(seg.units) == 5
+    second = seg.units[1]
+    assert second.x == 80 and second.x + second.width == 112
+
+
 def test_the_bars_of_two_7s_in_line_are_not_a_printed_rule():
     # A short field, "4 3 3 7 7" at 36 pixels: the two 7s' bars lie on one line, together longer than
     # a quarter of the photo, the shortest rule looked for. A rule must also be longer than the photo
