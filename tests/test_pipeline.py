@@ -349,3 +349,30 @@ def test_box_edges_go_when_digits_come_close_to_them(digit_pool):
         stubs += int(np.count_nonzero((heights >= 0.5 * digit_height) & (widths <= 0.12 * digit_height)))
         assert np.count_nonzero(heights >= 0.5 * digit_height) >= 5  # every digit is still there, whole enough
     assert stubs == 0
+
+
+def test_the_wide_search_skips_proposals_that_cannot_win_and_reads_the_same(digit_pool, bundled_model, monkeypatch):
+    import service.recognizer as recognizer_module
+    from service.model import classifier
+    from service.recognizer import Recognizer
+
+    model, classified = classifier(bundled_model), []
+
+    def counting(fields):
+        classified.append(len(fields))
+        return model(fields)
+
+    rng = np.random.default_rng(31)
+    shots = [generate(digit_pool, "hard", rng) for _ in range(30)]  # hard: many fields need the wide search
+    reader = Recognizer(counting)
+
+    def answers():
+        classified.clear()
+        reads = [reader.recognize(shot.encoded) for shot in shots]
+        return [(r.zip_code, r.confidence, [d.box for d in r.digits]) for r in reads], sum(classified)
+
+    pruned, pruned_digits = answers()
+    monkeypatch.setattr(recognizer_module, "_can_win", lambda proposal, floor: True)
+    everything, all_digits = answers()
+    assert pruned == everything
+    assert pruned_digits < 0.9 * all_digits
