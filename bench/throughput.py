@@ -42,6 +42,29 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) used so far by a process and every process under it (the server and its
+    --workers), from /proc; None where there is no /proc. A process that exits between the reads is
+    left out, so measure around a steady run."""
+    proc = Path("/proc")
+    if not (proc / str(pid) / "stat").exists():
+        return None
+    parents, usage = {}, {}
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone since the listing
+            continue
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        usage[child] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    family, added = {pid}, True
+    while added:
+        grown = family | {child for child, parent in parents.items() if parent in family}
+        added, family = grown != family, grown
+    return sum(usage.get(member, 0.0) for member in family)
+
+
 class ServerProcess:
     """zipcode-server in a child process on localhost; with several workers, on a fixed free port."""
 
@@ -92,18 +115,30 @@ def service_rows(corpus, duration: float) -> list[dict]:
         try:
             asyncio.run(run_load(server.target, corpus, 4, 2.0, mode))  # warm the server up
             for concurrency in concurrencies:
-                result = asyncio.run(run_load(server.target, corpus, concurrency, duration, mode))
-                rows.append({"what": f"service, {label}", **result.summary()})
+                rows.append({"what": f"service, {label}", **measured(server, corpus, concurrency, duration, mode)})
                 print(rows[-1], file=sys.stderr, flush=True)
             if (flags, workers, mode) == ((), 1, "unary"):
                 # The issue's latency target is for a typical 5-digit image; the corpus is 30% ZIP+4.
                 five = [item for item in corpus if item[1] and len(item[1]) == 5]
-                result = asyncio.run(run_load(server.target, five, 1, duration, mode))
-                rows.append({"what": f"service, {label}, 5-digit codes only", **result.summary()})
+                rows.append({"what": f"service, {label}, 5-digit codes only", **measured(server, five, 1, duration, mode)})
                 print(rows[-1], file=sys.stderr, flush=True)
         finally:
             server.stop()
     return rows
+
+
+def measured(server: ServerProcess, corpus, concurrency: int, duration: float, mode: str) -> dict:
+    """One load step's summary, with the server's CPU: milliseconds per answered image, and how many
+    cores it kept busy. Wall time alone hid that a request costs more CPU than its latency (the model
+    runs on two threads) and that one worker cannot fill two cores (the interpreter lock)."""
+    before = cpu_seconds(server.process.pid)
+    result = asyncio.run(run_load(server.target, corpus, concurrency, duration, mode))
+    after = cpu_seconds(server.process.pid)
+    summary = result.summary()
+    used = None if before is None or after is None else after - before
+    summary["cpu_ms"] = round(1000 * used / len(result.latencies), 2) if used is not None and result.latencies else None
+    summary["cores"] = round(used / result.seconds, 2) if used is not None else None
+    return summary
 
 
 def tesseract_row(folder: Path, seconds: float) -> dict | None:
@@ -129,7 +164,7 @@ def tesseract_row(folder: Path, seconds: float) -> dict | None:
     return {"what": f"tesseract --psm {TESSERACT_MODE}, {cores} processes", "mode": "cli", "concurrency": cores,
             "rps": round(len(latencies) / elapsed, 1), "p50_ms": round(float(np.percentile(lat, 50)), 1),
             "p95_ms": round(float(np.percentile(lat, 95)), 1), "p99_ms": round(float(np.percentile(lat, 99)), 1),
-            "errors": 0, "correct": None}
+            "errors": 0, "correct": None, "cpu_ms": None, "cores": None}
 
 
 def model_rows(seconds_each: float = 3.0) -> list[dict]:
@@ -170,12 +205,14 @@ def main(argv: list[str] | None = None) -> int:
                 if line.startswith("model name")), platform.processor())
     print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu}), load generator on the same machine, "
           f"{len(corpus)} realistic-tier images, {args.duration:.0f} s per row\n")
-    print("| what | mode | concurrency | images/s | p50 ms | p95 ms | p99 ms | errors | correct codes |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| what | mode | concurrency | images/s | p50 ms | p95 ms | p99 ms | errors | correct codes "
+          "| server CPU ms per image | server cores busy |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows + ([tesseract] if tesseract else []):
         correct = "" if row["correct"] is None else f"{row['correct']:.1%}"
+        cpu_ms, cores = ("" if row[key] is None else row[key] for key in ("cpu_ms", "cores"))
         print(f"| {row['what']} | {row['mode']} | {row['concurrency']} | {row['rps']} | {row['p50_ms']} | "
-              f"{row['p95_ms']} | {row['p99_ms']} | {row['errors']} | {correct} |")
+              f"{row['p95_ms']} | {row['p99_ms']} | {row['errors']} | {correct} | {cpu_ms} | {cores} |")
     print("\n| model alone | digits/s | ms per call |\n|---|---:|---:|")
     for row in models:
         print(f"| {row['what']} | {row['digits_per_s']} | {row['ms_per_call']} |")

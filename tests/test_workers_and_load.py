@@ -77,3 +77,22 @@ def test_two_workers_share_the_port_and_stop_cleanly(digit_pool, tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_the_benchmark_counts_the_cpu_of_a_server_and_of_the_processes_under_it():
+    from bench.throughput import cpu_seconds
+
+    # A parent that only waits, and a child that spins for a second of CPU and then idles a while: the shape of
+    # a server with --workers.
+    child = "import time\nend = time.process_time() + 1.0\nwhile time.process_time() < end: pass\ntime.sleep(5)\n"
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"])
+    try:
+        deadline, used = time.monotonic() + 20, 0.0
+        while time.monotonic() < deadline and used < 0.9:
+            time.sleep(0.1)
+            used = cpu_seconds(parent.pid)
+        assert used >= 0.9  # the parent alone uses a few hundredths: the child's second is counted
+    finally:
+        parent.kill()  # the child ends by itself a few seconds later
+        parent.wait(10)
+    assert cpu_seconds(2 ** 22 + 12345) is None  # above Linux's largest pid: no such process
