@@ -49,7 +49,7 @@ def cpu_seconds(pid: int) -> float | None:
     proc = Path("/proc")
     if not (proc / str(pid) / "stat").exists():
         return None
-    parents, usage = {}, {}
+    parents, usage, tick = {}, {}, os.sysconf("SC_CLK_TCK")
     for stat in proc.glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -57,7 +57,7 @@ def cpu_seconds(pid: int) -> float | None:
             continue
         child = int(stat.parent.name)
         parents[child] = int(fields[1])
-        usage[child] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        usage[child] = (int(fields[11]) + int(fields[12])) / tick
     family, added = {pid}, True
     while added:
         grown = family | {child for child, parent in parents.items() if parent in family}
@@ -120,7 +120,8 @@ def service_rows(corpus, duration: float) -> list[dict]:
             if (flags, workers, mode) == ((), 1, "unary"):
                 # The latency target is for a typical 5-digit image; the corpus is 30% ZIP+4.
                 five = [item for item in corpus if item[1] and len(item[1]) == 5]
-                rows.append({"what": f"service, {label}, 5-digit codes only", **measured(server, five, 1, duration, mode)})
+                rows.append({"what": f"service, {label}, 5-digit codes only",
+                             **measured(server, five, 1, duration, mode)})
                 print(rows[-1], file=sys.stderr, flush=True)
         finally:
             server.stop()

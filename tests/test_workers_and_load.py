@@ -82,10 +82,11 @@ def test_two_workers_share_the_port_and_stop_cleanly(digit_pool, tmp_path):
 def test_the_benchmark_counts_the_cpu_of_a_server_and_of_the_processes_under_it():
     from bench.throughput import cpu_seconds
 
-    # A parent that only waits, and a child that spins for a second of CPU and then idles a while: the shape of
-    # a server with --workers.
+    # A parent that only waits, and a child that spins for a second of CPU and then idles a while: the
+    # shape of a server with --workers.
     child = "import time\nend = time.process_time() + 1.0\nwhile time.process_time() < end: pass\ntime.sleep(5)\n"
-    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"])
+    waits_for_child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    parent = subprocess.Popen([sys.executable, "-c", waits_for_child])
     try:
         deadline, used = time.monotonic() + 20, 0.0
         while time.monotonic() < deadline and used < 0.9:
