@@ -31,6 +31,14 @@ WIDE_SEARCH_BELOW = 0.97
 # proposed digits to classify.
 DOUBTFUL = 0.99
 WORKING_HEIGHT = 240  # larger photos are shrunk to this height first: digits stay well above 28 pixels
+# Smaller ones are enlarged to this height (at most 4x, at most a megapixel): the ink map's blur and
+# thresholds and segmentation's pixel sizes work poorly on digits 20-25 pixels high. On 4,000 generated
+# realistic fields (1,249 of them under 120 pixels) 20 fields were read right only enlarged and 5 only
+# as they were; clean 4 and 4, hard 5 and 10 (not significant). INTER_AREA, as for shrinking: with
+# INTER_LINEAR the realistic count was 19 and 10.
+MIN_WORKING_HEIGHT = 120
+MAX_ENLARGEMENT = 4.0
+MAX_ENLARGED_PIXELS = 1_000_000
 # A zip-code field is mostly paper: generated fields of every tier have at most 22% ink (median 10%).
 # Noise, texture or a dark photo has far more, and a classifier reads confident 8s in it.
 MAX_INK_SHARE = 0.35
@@ -88,9 +96,18 @@ def _box_in_input(piece: Piece, scale: float) -> tuple[int, int, int, int]:
     return tuple(int(round(v / scale)) for v in piece.box)
 
 
+def _working_scale(height: int, width: int) -> float:
+    """Input pixels to working pixels: shrink a tall photo to WORKING_HEIGHT, enlarge a short one
+    towards MIN_WORKING_HEIGHT within the limits, leave the rest."""
+    if height > WORKING_HEIGHT:
+        return WORKING_HEIGHT / height
+    enlargement = min(MIN_WORKING_HEIGHT / height, MAX_ENLARGEMENT, (MAX_ENLARGED_PIXELS / (height * width)) ** 0.5)
+    return max(1.0, enlargement)
+
+
 def _segmented(bgr: np.ndarray, expected_length: int = 0) -> tuple[InkImage, Segmentation, float]:
     """The field's ink (at the working resolution), its units, and the scale from input to working pixels."""
-    scale = min(1.0, WORKING_HEIGHT / bgr.shape[0])
+    scale = _working_scale(*bgr.shape[:2])
     working = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     inked = ink_image(working)
     mask, _ = remove_guides(inked.mask, inked.faint_mask)

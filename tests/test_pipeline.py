@@ -74,6 +74,20 @@ def test_digit_boxes_land_on_the_written_digits(digit_pool, recognizer):
         assert overlap_w > 0.6 * tw and overlap_h > 0.6 * th
 
 
+def test_a_field_photographed_small_is_enlarged_read_and_boxed_in_its_own_pixels(digit_pool, recognizer):
+    # 32 pixels high, digits about 20: read as it is, this field came out right but at 0.62, rejected.
+    shot = sample(digit_pool, 2, "86420")
+    factor = 32 / shot.image.shape[0]
+    small = cv2.resize(shot.image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    result = recognizer.recognize(cv2.imencode(".png", small)[1].tobytes())
+    assert result.zip_code == "86420" and result.accepted
+    for found, truth in zip(result.digits, shot.boxes):
+        fx, fy, fw, fh = found.box
+        tx, ty, tw, th = (v * factor for v in truth)
+        assert 0 <= fx and fx + fw <= small.shape[1] and 0 <= fy and fy + fh <= small.shape[0]
+        assert min(fx + fw, tx + tw) - max(fx, tx) > 0.5 * tw and min(fy + fh, ty + th) - max(fy, ty) > 0.5 * th
+
+
 def test_light_on_dark_is_detected_and_read(digit_pool, recognizer):
     shot = sample(digit_pool, 3, "73019", dark_share=1.0)
     assert shot.image.mean() < 100
