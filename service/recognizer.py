@@ -31,11 +31,12 @@ WIDE_SEARCH_BELOW = 0.97
 # proposed digits to classify.
 DOUBTFUL = 0.99
 WORKING_HEIGHT = 240  # larger photos are shrunk to this height first: digits stay well above 28 pixels
-# Smaller ones are enlarged to this height (at most 4x, at most a megapixel): the ink map's blur and
-# thresholds and segmentation's pixel sizes work poorly on digits 20-25 pixels high. On 4,000 generated
-# realistic fields (1,249 of them under 120 pixels) 20 fields were read right only enlarged and 5 only
-# as they were; clean 4 and 4, hard 5 and 10 (not significant). INTER_AREA, as for shrinking: with
-# INTER_LINEAR the realistic count was 19 and 10.
+# Photos shorter than MIN_WORKING_HEIGHT are enlarged towards it (at most 4x, at most a megapixel): the
+# ink map's blur and thresholds and segmentation's pixel sizes work poorly on digits 20-25 pixels high.
+# On 4,000 generated realistic fields (1,249 of them under 120 pixels) 20 fields were read right only
+# enlarged and 5 only as they were; clean 4 and 4, hard 5 and 10 (not significant); 4-9% of the
+# throughput (docs/benchmarks.md). INTER_AREA, as for shrinking: with INTER_LINEAR the realistic count
+# was 19 and 10.
 MIN_WORKING_HEIGHT = 120
 MAX_ENLARGEMENT = 4.0
 MAX_ENLARGED_PIXELS = 1_000_000
