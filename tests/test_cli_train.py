@@ -60,14 +60,17 @@ def test_field_digit_tool_cuts_labelled_digits_and_not_digits(fields):
 
 def test_train_with_fields_learns_them_from_the_start(tmp_path, subset_path, fields, capsys):
     root = tmp_path / "models" / "base"
-    assert main(["train", "--arch", "base", "--epochs", "1", "--data", str(subset_path), "--fields", str(fields),
-                 "--export", str(root)]) == 0
+    # Two harvests (here the same file twice) are joined, as parallel runs of the tool are used.
+    assert main(["train", "--arch", "base", "--epochs", "1", "--data", str(subset_path),
+                 "--fields", str(fields), str(fields), "--export", str(root)]) == 0
     out = capsys.readouterr().out
     assert "held-out digits cut from fields" in out and "held-out not-digits read as a digit" in out
     card = json.loads((root / "1" / "model.json").read_text())
     with np.load(fields) as cut:
-        assert card["field_digits"]["train_images"] == len(cut["x_train"])
-        assert card["not_digits"]["train_images"] == len(cut["x_train_not_digit"])
+        assert card["field_digits"]["train_images"] == 2 * len(cut["x_train"])
+        assert card["field_digits"]["test_images"] == 2 * len(cut["x_test"])
+        assert card["not_digits"]["train_images"] == 2 * len(cut["x_train_not_digit"])
+    assert card["field_digits"]["source"] == f"{fields} + {fields}"
     assert card["training_data"]["train_images"] == 2000 and "fine_tuned_from" not in card
 
 

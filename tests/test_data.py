@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from training.cli import main
-from training.data import IDX_FILES, load_dataset, read_idx
+from training.data import IDX_FILES, load_dataset, load_fields, read_idx
 from training.errors import DataError
 
 
@@ -57,6 +57,23 @@ def test_digest_changes_when_one_pixel_changes(subset_arrays, tmp_path):
     np.savez(tmp_path / "changed.npz", **changed)
     np.savez(tmp_path / "same.npz", **subset_arrays)
     assert load_dataset(tmp_path / "changed.npz").sha256 != load_dataset(tmp_path / "same.npz").sha256
+
+
+def test_field_files_are_joined_and_not_digits_kept_only_when_every_file_has_them(tmp_path, subset_arrays):
+    with_rejects = tmp_path / "harvest_a.npz"
+    rejects = {"x_train_not_digit": subset_arrays["x_train"][:7], "x_test_not_digit": subset_arrays["x_test"][:3]}
+    np.savez(with_rejects, **subset_arrays, **rejects)
+    plain = tmp_path / "harvest_b.npz"
+    np.savez(plain, **{name: array[:50] for name, array in subset_arrays.items()})
+
+    digits, not_digits = load_fields([with_rejects, with_rejects])
+    assert len(digits.x_train) == 2 * len(subset_arrays["x_train"])
+    np.testing.assert_array_equal(digits.y_test[len(subset_arrays["y_test"]):], subset_arrays["y_test"])
+    assert len(not_digits.x_train) == 14 and len(not_digits.x_test) == 6
+
+    digits, not_digits = load_fields([with_rejects, plain])
+    assert len(digits.x_train) == len(subset_arrays["x_train"]) + 50 and not_digits is None
+    assert digits.source == f"{with_rejects} + {plain}"
 
 
 def _bad_npz(tmp_path, **overrides):

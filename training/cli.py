@@ -44,9 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     add_data(train)
     train.add_argument("--export", metavar="DIR", help="model root; writes DIR/<version>/ (TF Serving layout)")
     train.add_argument("--version", type=int, help="version folder to write (default: next free number)")
-    train.add_argument("--fields", metavar="NPZ",
+    train.add_argument("--fields", metavar="NPZ", nargs="+",
                        help="also train on digits and not-digits cut out of fields, from the start "
-                            "(tools/make_field_digits.py)")
+                            "(tools/make_field_digits.py; several files are joined)")
     add_training(train)
 
     compare = commands.add_parser("compare", help="train every architecture and the HOG baseline; print one table")
@@ -58,8 +58,9 @@ def _parser() -> argparse.ArgumentParser:
         "finetune", help="go on training an exported model on MNIST plus digits cut out of fields; export it",
     )
     finetune.add_argument("--model", required=True, metavar="DIR", help="model root (its highest version) or version folder")
-    finetune.add_argument("--fields", required=True, metavar="NPZ",
-                          help="digits as the pipeline cuts them, Keras layout (tools/make_field_digits.py)")
+    finetune.add_argument("--fields", required=True, metavar="NPZ", nargs="+",
+                          help="digits as the pipeline cuts them, Keras layout (tools/make_field_digits.py; "
+                               "several files are joined)")
     add_data(finetune)
     finetune.add_argument("--epochs", type=int, default=3)
     finetune.add_argument("--learning-rate", type=float, default=2e-4)
@@ -96,11 +97,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from training.data import load_dataset, load_not_digits
+    from training.data import load_dataset, load_fields
 
     dataset = load_dataset(args.data)  # before TensorFlow loads, so a data error is the only output
-    fields = load_dataset(args.fields) if args.fields else None
-    not_digits = load_not_digits(args.fields) if args.fields else None
+    fields, not_digits = load_fields(args.fields) if args.fields else (None, None)
     from training.architectures import ARCHITECTURES
     from training.export import export_model
     from training.report import print_result
@@ -136,11 +136,10 @@ def _training_card(result, dataset, args: argparse.Namespace) -> dict:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from training.data import load_dataset, load_not_digits
+    from training.data import load_dataset, load_fields
 
     dataset = load_dataset(args.data)
-    fields = load_dataset(args.fields)
-    not_digits = load_not_digits(args.fields)
+    fields, not_digits = load_fields(args.fields)
     from training.export import export_model, keras_file, read_card, resolve_version_dir
     from training.report import print_result
     from training.train import fine_tune

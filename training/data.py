@@ -176,3 +176,20 @@ def load_not_digits(path: str | Path) -> NotDigits | None:
         if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
             raise DataError(f"{path}: {name} has {images.dtype} {images.shape}, expected uint8 (N, 28, 28)")
     return NotDigits(*arrays)
+
+
+def load_fields(paths: list[str | Path]) -> tuple[Dataset, NotDigits | None]:
+    """Field digits and not-digits from one or more tools/make_field_digits.py files, joined in order
+    (harvests run in parallel, one per core, with different seeds). Not-digits are kept only when every
+    file has them, so a mixed list does not silently change what the model is taught."""
+    sets = [load_dataset(path) for path in paths]
+    rejects = [load_not_digits(path) for path in paths]
+    if len(sets) == 1:
+        return sets[0], rejects[0]
+    joined = Dataset(
+        **{name: np.concatenate([getattr(part, name) for part in sets]) for name in ARRAY_NAMES},
+        source=" + ".join(part.source for part in sets),
+    )
+    if any(part is None for part in rejects):
+        return joined, None
+    return joined, NotDigits(np.concatenate([r.x_train for r in rejects]), np.concatenate([r.x_test for r in rejects]))
