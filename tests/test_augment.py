@@ -2,8 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-import training.augment as augment
-from training.augment import augment_batch, make_augmenter, random_pen_skips, random_stroke_width
+from training.augment import augment_batch, make_augmenter, random_stroke_width
 
 
 def test_stroke_width_thickens_some_digits_and_thins_others(subset_arrays):
@@ -26,25 +25,3 @@ def test_augmented_batch_keeps_shape_range_labels_and_most_ink(subset_arrays):
     # Distortions are small: the digit stays in the field, with most of its ink.
     ratio = augmented.numpy().sum(axis=(1, 2)) / pixels.numpy().sum(axis=(1, 2))
     assert np.median(ratio) > 0.7
-
-
-def test_pen_skips_cut_a_thin_band_through_some_digits_and_leave_the_rest(subset_arrays):
-    digits = tf.constant(subset_arrays["x_test"][:400, :, :, None].astype(np.float32))
-    skipped = random_pen_skips(digits, seed=4).numpy()
-    lost = (digits.numpy() > 0) & (skipped == 0)
-    changed = lost.any(axis=(1, 2, 3))
-    assert 20 <= changed.sum() <= 70  # about PEN_SKIP_SHARE of 400
-    assert np.all(skipped[~changed] == digits.numpy()[~changed])
-    for image in np.flatnonzero(changed):
-        rows, columns = np.nonzero(lost[image, :, :, 0])
-        # One band 1 or 2 pixels wide, across or down the digit, and most of the ink stays.
-        assert min(np.ptp(rows), np.ptp(columns)) <= 1
-        assert lost[image].sum() < 0.3 * (digits.numpy()[image] > 0).sum()
-
-
-def test_every_digit_can_get_a_pen_skip_inside_its_inked_extent(subset_arrays, monkeypatch):
-    monkeypatch.setattr(augment, "PEN_SKIP_SHARE", 1.0)
-    digits = subset_arrays["x_test"][:100, :, :, None].astype(np.float32)
-    skipped = random_pen_skips(tf.constant(digits), seed=5).numpy()
-    ink_lost = ((digits > augment.INK) & (skipped == 0)).any(axis=(1, 2, 3))
-    assert ink_lost.mean() > 0.9  # the band lands on strokes, not on the empty margin
