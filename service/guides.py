@@ -31,9 +31,8 @@ def _rules(mask: np.ndarray, min_length: int) -> list[tuple[int, int, int, int]]
     return keep
 
 
-def _thickness(mask: np.ndarray, segment) -> int:
-    """Median vertical run of ink through a rule at points along it; strokes crossing it make the long
-    outliers."""
+def _vertical_runs(mask: np.ndarray, segment) -> list[tuple[int, int]]:
+    """The vertical runs of ink (first row, last row) through a rule at points along it."""
     x0, y0, x1, y1 = segment
     runs = []
     for t in np.linspace(0.05, 0.95, 15):
@@ -47,8 +46,19 @@ def _thickness(mask: np.ndarray, segment) -> int:
         high = centre
         while high < len(line) - 1 and line[high + 1]:
             high += 1
-        runs.append(high - low + 1)
-    return int(np.median(runs)) if runs else 1
+        runs.append((low, high))
+    return runs
+
+
+def _thickness(runs: list[tuple[int, int]]) -> int:
+    """Median length of a rule's vertical runs; strokes crossing it make the long outliers."""
+    return int(np.median([high - low + 1 for low, high in runs])) if runs else 1
+
+
+def _at_photo_edge(runs: list[tuple[int, int]], height: int) -> bool:
+    """Whether along most of a rule its ink runs on to the top or bottom of the photo: a printed rule
+    cropped by the frame, or the edge of the sheet against the background of a rotated photo."""
+    return sum(low == 0 or high == height - 1 for low, high in runs) > len(runs) / 2
 
 
 def _longest_run(flags: np.ndarray) -> int:
@@ -65,16 +75,16 @@ def _on_line(segment, rule, tolerance: float) -> bool:
                for x, y in (segment[:2], segment[2:]))
 
 
-def _box_height(rules: np.ndarray) -> float:
+def _box_height(rules: np.ndarray) -> float | None:
     """Distance between the top and bottom rules, measured column by column so a tilted form does not
-    inflate it."""
+    inflate it; None where no column crosses two rules."""
     columns = np.flatnonzero(rules.any(axis=0))
     spans = []
     for x in columns[:: max(1, len(columns) // 50)]:
         rows = np.flatnonzero(rules[:, x])
         if rows[-1] - rows[0] > 10:
             spans.append(rows[-1] - rows[0])
-    return float(np.median(spans)) if spans else float(rules.shape[0])
+    return float(np.median(spans)) if spans else None
 
 
 def _ink_on_both_sides(ink: np.ndarray, reach: int, vertical: bool) -> np.ndarray:
@@ -124,12 +134,34 @@ def _box_edges(lines: list, box_height: float) -> list:
     return [line for line, keep in zip(lines, best) if keep] if best.any() else lines
 
 
+def _edges_on_pitch(edges: list, strays: list, box_height: float) -> list:
+    """Box edges that do not meet the rules at both ends (Hough found only part of a faint or tilted
+    rule, or the rule ends short of the corner) but stand one box width from an edge that does, or
+    from one taken so: the row of boxes continues. A digit's upright stroke stands inside a box, about
+    half a box width off the pitch."""
+    centres = sorted(edge[0] for edge in edges)
+    gaps = [b - a for a, b in zip(centres, centres[1:]) if 0.6 * box_height <= b - a <= 1.7 * box_height]
+    if not gaps:
+        return edges
+    pitch = float(np.median(gaps))
+    tolerance = PITCH_TOLERANCE * pitch + 1
+    edges, strays = list(edges), list(strays)
+    while True:
+        found = [stray for stray in strays
+                 if any(abs(abs(stray[0] - edge[0]) - pitch) <= tolerance for edge in edges)]
+        if not found:
+            return edges
+        edges += found
+        strays = [stray for stray in strays if not any(stray is other for other in found)]
+
+
 def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tuple[np.ndarray, Guides]:
     """Returns the mask without printed lines, and what was removed. Lines are looked for in
     `faint_mask` (ink at a lower threshold, where faint printed lines are whole) when given."""
     search = mask if faint_mask is None else cv2.bitwise_or(mask, faint_mask)
     height, width = mask.shape
     rules = np.zeros_like(mask)  # horizontal lines
+    inner_rules = np.zeros_like(mask)  # those not at the top or bottom of the photo
     edges = np.zeros_like(mask)  # vertical box edges
     # A quarter of the photo: the four boxes of a ZIP+4's second group can be less than a third of it.
     # And longer than the photo is high: on a short field the bars of two neighbouring 7s, in line,
@@ -159,7 +191,8 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tup
     for shortest in (min_length, max(10, min_length // 3)):
         found = []
         for segment in _rules(remaining, shortest):
-            thickness = _thickness(search, segment)
+            runs = _vertical_runs(search, segment)
+            thickness = _thickness(runs)
             if thickness > max(6, height // 12):  # too thick to be a printed rule: a stroke or a blot
                 continue
             length = np.hypot(segment[2] - segment[0], segment[3] - segment[1])
@@ -167,6 +200,8 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tup
                                                for rule, rule_thickness in found_rules):
                 continue
             cv2.line(rules, segment[:2], segment[2:], 255, thickness + 2)
+            if not _at_photo_edge(runs, height):
+                cv2.line(inner_rules, segment[:2], segment[2:], 255, thickness + 2)
             widest = max(widest, thickness + 2)
             found.append((segment, thickness))
         if not found:
@@ -179,24 +214,29 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tup
         # Box edges join the top and bottom rules; handwriting inside a box is shorter than the box.
         # Hough breaks thin, slightly tilted vertical lines into short pieces, so these are found by a
         # tall opening instead (after a two-pixel widening that tolerates a few degrees of tilt).
-        box_height = _box_height(rules)
+        # The sheet's edge in a corner of a rotated photo can pass for a rule above the top one or below
+        # the bottom one: it made the boxes look taller than their edges, and no edge was found. Rules
+        # at the photo's top or bottom count only when the others do not make a box (a field cropped
+        # to its printed box).
+        box_height = _box_height(inner_rules) or _box_height(rules) or float(height)
         widened = cv2.dilate(search, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 1)))
         tall = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(5, int(0.7 * box_height))))
         upright = cv2.morphologyEx(widened, cv2.MORPH_OPEN, tall)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
-        lines = []
+        lines, strays = [], []  # meeting the rules at both ends, and not
         for label in range(1, count):
             x, y, w, h, _ = stats[label]
             # As thin as the rules (plus the widening), nearly as tall as the box, and meeting a rule at
             # both ends: a narrow upright digit (a 1, a thin 8) can be as tall, but floats between them.
-            if h < 0.85 * box_height or w > widest + 6 or not _meets_rules(rules, x, y, w, h, widest + 2):
+            # One that does not meet them is still an edge when it stands on the boxes' pitch.
+            if h < 0.85 * box_height or w > widest + 6:
                 continue
             # The line itself (the opening ran on a widened copy), grown a pixel for its blurred rim.
             line = cv2.bitwise_and((labels == label).astype(np.uint8) * 255, search)
             if np.median(np.count_nonzero(line[y: y + h, x: x + w], axis=1)) > widest:
                 continue  # thicker than the printed rules: a narrow upright digit (a thin 8) as tall as the box
-            lines.append((x + w / 2, line, int(w)))
-        for _, line, w in _box_edges(lines, box_height):
+            (lines if _meets_rules(rules, x, y, w, h, widest + 2) else strays).append((x + w / 2, line, int(w)))
+        for _, line, w in _edges_on_pitch(_box_edges(lines, box_height), strays, box_height):
             edges = cv2.bitwise_or(edges, cv2.dilate(line, np.ones((3, 3), np.uint8)))
             edge_reach = max(edge_reach, w - 2)  # the widening added 4 to the line's width
             vertical += 1

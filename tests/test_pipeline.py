@@ -390,3 +390,48 @@ def test_the_wide_search_skips_proposals_that_cannot_win_and_reads_the_same(digi
     everything, all_digits = answers()
     assert pruned == everything
     assert pruned_digits < 0.9 * all_digits
+
+
+def _boxes_photo() -> tuple[np.ndarray, int, int, int, int]:
+    """Five printed boxes on a short field, and where they lie: left, pitch, top, bottom."""
+    left, pitch, top, bottom = 30, 70, 22, 92
+    bgr = np.full((116, 420, 3), 232, np.uint8)
+    for box in range(5):
+        cv2.rectangle(bgr, (left + box * pitch, top), (left + (box + 1) * pitch, bottom), (60, 60, 60), 2)
+    return bgr, left, pitch, top, bottom
+
+
+def _tall_thin_marks(mask: np.ndarray, height: int) -> list[int]:
+    """Left x of every component at least `height` tall and at most 10 pixels wide: a left-over box
+    edge (read as a 1), or a 1."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    return sorted(int(s[cv2.CC_STAT_LEFT]) for s in stats[1:]
+                  if s[cv2.CC_STAT_HEIGHT] >= height and s[cv2.CC_STAT_WIDTH] <= 10)
+
+
+def test_the_sheet_edge_in_the_corners_of_a_rotated_photo_does_not_hide_the_box_edges():
+    # Beyond the sheet's edge, in two corners of a photo taken a little rotated, the darker background
+    # shows: long straight lines above the top rule and below the bottom one. Counted with the rules,
+    # they made the boxes look taller than their edges, so no edge was found and each was read as a 1.
+    bgr, _, _, top, bottom = _boxes_photo()
+    cv2.fillPoly(bgr, [np.array([(0, 0), (210, 0), (0, 14)])], (185, 185, 185))
+    cv2.fillPoly(bgr, [np.array([(419, 115), (210, 115), (419, 101)])], (185, 185, 185))
+    inked = ink_image(bgr)
+    mask, guides = remove_guides(inked.mask, inked.faint_mask)
+    assert guides.vertical == 6
+    assert _tall_thin_marks(mask, (bottom - top) // 2) == []
+
+
+def test_a_box_edge_whose_rule_is_missing_goes_when_it_stands_on_the_pitch():
+    # The top rule is printed too lightly over the first box to be ink: the first edge meets only the
+    # bottom rule. It stands one box width from the next edge, so it is an edge all the same. A 1 as
+    # tall as the box in the third box meets no rule either, but stands off the pitch and stays.
+    bgr, left, pitch, top, bottom = _boxes_photo()
+    cv2.line(bgr, (left + 2, top), (left + pitch - 2, top), (222, 222, 222), 2)
+    stroke_x = left + 2 * pitch + 30
+    cv2.line(bgr, (stroke_x, top + 5), (stroke_x + 1, bottom - 5), (40, 40, 40), 3)
+    inked = ink_image(bgr)
+    mask, guides = remove_guides(inked.mask, inked.faint_mask)
+    assert guides.vertical == 6
+    marks = _tall_thin_marks(mask, (bottom - top) // 2)
+    assert len(marks) == 1 and abs(marks[0] - stroke_x) <= 4
