@@ -17,7 +17,7 @@ from service.decode import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, decode_image
 from service.guides import remove_guides
 from service.normalize import normalize_digit
 from service.reading import best_reading
-from service.segment import NARROW, WIDE, Candidate, Piece, Segmentation, candidates, segment
+from service.segment import NARROW, WIDE, Candidate, Piece, Search, Segmentation, candidates, segment
 
 # Confidence of a whole code (the product of its digits' confidences) needed to accept the read. Chosen
 # from the error-versus-reject curve of bench/accuracy.py; see docs/benchmarks.md.
@@ -161,8 +161,10 @@ def _can_win(proposal: Candidate, floor: float) -> bool:
 
 class Recognizer:
     def __init__(self, classify: Classifier, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE):
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE, wide: Search = WIDE):
+        """wide: the second, wider search (the field-digit harvest widens it further)."""
         self.classify = classify
+        self.wide = wide
         self.min_confidence = min_confidence
         self.max_pixels = max_pixels
         self.max_side = max_side
@@ -189,7 +191,7 @@ class Recognizer:
         around: set[int] | None = None
         seen = _ClassifiedPieces(inked.ink, classify or self.classify)  # the wide search repeats the narrow one's
         floor = 0.0
-        for search in (NARROW, WIDE):
+        for search in (NARROW, self.wide):
             proposals = [proposal for proposal in candidates(segmentation, search, around) if _can_win(proposal, floor)]
             fields, probabilities = seen.classify(_pieces_of(proposals))
             digits, chosen, score = self._read(fields, probabilities, segmentation, proposals, scale)
@@ -211,7 +213,7 @@ class Recognizer:
         what is not a digit."""
         inked, segmentation, scale = _segmented(decode_image(data, self.max_pixels, self.max_side))
         return [(_box_in_input(piece, scale), _digit_field(inked.ink, piece))
-                for piece in _pieces_of(candidates(segmentation, WIDE))]
+                for piece in _pieces_of(candidates(segmentation, self.wide))]
 
     @staticmethod
     def _read(fields: np.ndarray | None, probabilities: np.ndarray | None, segmentation: Segmentation,

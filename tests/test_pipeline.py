@@ -210,6 +210,36 @@ def test_a_wide_search_around_some_units_keeps_every_narrow_proposal(digit_pool)
     assert all(start <= 1 for start, _, _ in around - narrow)  # and only where it was asked to
 
 
+def test_leaning_cuts_separate_two_slanted_strokes_that_no_upright_cut_can():
+    # Two forward-slanted strokes (1s) whose columns overlap, joined by a bridge: one blob. Every upright
+    # cut gives the top of one stroke to the other; a cut leaning as they do separates them. The
+    # service proposes only upright cuts; the field-digit harvest also leaning ones.
+    first, second = np.zeros((60, 60), np.uint8), np.zeros((60, 60), np.uint8)
+    cv2.line(first, (12, 50), (24, 10), 255, 8)  # 0.3 columns per row, top to the right
+    cv2.line(second, (27, 50), (39, 10), 255, 8)
+    blob = first | second
+    cv2.line(blob, (18, 30), (33, 30), 255, 2)
+    seg = segment(blob, expected_length=2)
+    assert len(seg.units) == 1
+
+    def best_split(search):
+        misplaced = []
+        for proposal in candidates(seg, search):
+            if len(proposal.digits) != 2:
+                continue
+            left, right = sorted(proposal.digits, key=lambda piece: piece.x)
+            halves = []
+            for piece in (left, right):
+                half = np.zeros_like(blob, dtype=bool)
+                half[piece.y: piece.y + piece.height, piece.x: piece.x + piece.width] = piece.mask
+                halves.append(half)
+            misplaced.append(int(np.count_nonzero(halves[0] & (second > 0)) + np.count_nonzero(halves[1] & (first > 0))))
+        return min(misplaced)
+
+    assert best_split(WIDE) > 20  # upright cuts only: a good part of a stroke goes to the wrong digit
+    assert best_split(replace(WIDE, slants=(-0.3, 0.3))) == 0
+
+
 @pytest.mark.parametrize("hyphen", ["dash", "dot", "none"])
 def test_zip_plus_4_with_and_without_a_visible_hyphen(digit_pool, recognizer, hyphen):
     shot = sample(digit_pool, 10, "30301-2468", hyphen=hyphen)
