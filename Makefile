@@ -28,9 +28,11 @@ proto: $(STAMP)
 
 # Retrain the bundled model (docs/benchmarks.md): zipnet on the full MNIST; digits (and proposals that
 # are no digit) cut by the pipeline out of generated fields; that zipnet fine-tuned on MNIST plus those;
-# a second zipnet trained on all of it from the start, from another seed; the two averaged as the next
+# a second zipnet trained on all of it from the start, from another seed; the two averaged; a second
+# harvest cut by that average, both members fine-tuned on it, and those two averaged as the next
 # version under models/zipnet/. The members are kept under build/members/.
 FIELDS ?= build/field_digits.npz
+REFINE_FIELDS ?= build/field_digits_refine.npz
 MEMBERS ?= build/members
 model: $(STAMP)
 	$(BIN)/zipcode-train train --arch zipnet --data $(MNIST) --export $(MEMBERS)/zipnet-mnist
@@ -38,6 +40,14 @@ model: $(STAMP)
 	$(BIN)/zipcode-train train --arch zipnet --epochs 15 --seed 2 --fields $(FIELDS) --data $(MNIST) \
 		--export $(MEMBERS)/zipnet-fields-seed2
 	$(BIN)/zipcode-train ensemble --models $(MEMBERS)/zipnet-finetuned $(MEMBERS)/zipnet-fields-seed2 \
+		--data $(MNIST) --export $(MEMBERS)/pair
+	$(BIN)/python tools/make_field_digits.py --data $(MNIST) --model $(MEMBERS)/pair --count 12000 --test-count 2000 \
+		--seed 21 --out $(REFINE_FIELDS)
+	$(BIN)/zipcode-train finetune --model $(MEMBERS)/zipnet-finetuned --fields $(REFINE_FIELDS) --data $(MNIST) \
+		--export $(MEMBERS)/zipnet-finetuned-again
+	$(BIN)/zipcode-train finetune --model $(MEMBERS)/zipnet-fields-seed2 --fields $(REFINE_FIELDS) --data $(MNIST) \
+		--export $(MEMBERS)/zipnet-fields-seed2-finetuned
+	$(BIN)/zipcode-train ensemble --models $(MEMBERS)/zipnet-finetuned-again $(MEMBERS)/zipnet-fields-seed2-finetuned \
 		--data $(MNIST) --export models/zipnet
 
 finetune: $(STAMP)
