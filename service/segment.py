@@ -42,7 +42,7 @@ class Search:
     max_gap: float  # widest gap a join may bridge
     # Two-digit blobs also cut along lines leaning this much (columns per row). The service proposes
     # none: on 2,000 realistic fields they read 3 to 5 more codes right but made more confident wrong
-    # reads (reject for 0.5% error 13.5% -> 24.6% on 500) and cost a fifth more time. The field-digit
+    # reads (reject for 0.5% error 13.0% -> 24.6% on 500) and cost a fifth more time. The field-digit
     # harvest (tools/make_field_digits.py) proposes them, as not-digits to teach the classifier.
     slants: tuple[float, ...] = ()
 
