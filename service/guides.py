@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 MAX_TILT = np.deg2rad(12)  # how far from horizontal a printed rule may lie in the photo
+PITCH_RANGE = (0.6, 1.7)  # box width against box height: boxes are about square
 PITCH_TOLERANCE = 0.04  # how far, as a share of the box width (plus a pixel), a box edge may stand off the pitch
 
 
@@ -115,6 +116,12 @@ def _row_sizes(linked: np.ndarray) -> np.ndarray:
         reach = wider
 
 
+def _one_pitch_apart(apart, pitch: float):
+    """Whether distances between upright lines' centres (a number or an array) are one box width, within
+    PITCH_TOLERANCE of it plus a pixel."""
+    return np.abs(apart - pitch) <= PITCH_TOLERANCE * pitch + 1
+
+
 def _box_edges(lines: list, box_height: float) -> list:
     """The upright lines (x centre first) that are printed box edges: those in a row of at least three
     lines one box width apart. A digit's stroke as tall as a small box (a 1, the stem of a 7 or a 9
@@ -126,8 +133,8 @@ def _box_edges(lines: list, box_height: float) -> list:
     centres = np.array([line[0] for line in lines])
     apart = np.abs(centres[:, None] - centres[None, :])
     best = np.zeros(len(lines), bool)
-    for pitch in np.arange(0.6, 1.7, 0.02) * box_height:
-        linked = np.abs(apart - pitch) <= PITCH_TOLERANCE * pitch + 1
+    for pitch in np.arange(*PITCH_RANGE, 0.02) * box_height:
+        linked = _one_pitch_apart(apart, pitch)
         in_rows = _row_sizes(linked) >= 3
         if in_rows.sum() > best.sum():
             best = in_rows
@@ -140,15 +147,14 @@ def _edges_on_pitch(edges: list, strays: list, box_height: float) -> list:
     from one taken so: the row of boxes continues. A digit's upright stroke stands inside a box, about
     half a box width off the pitch."""
     centres = sorted(edge[0] for edge in edges)
-    gaps = [b - a for a, b in zip(centres, centres[1:]) if 0.6 * box_height <= b - a <= 1.7 * box_height]
+    low, high = (share * box_height for share in PITCH_RANGE)
+    gaps = [b - a for a, b in zip(centres, centres[1:]) if low <= b - a <= high]
     if not gaps:
         return edges
     pitch = float(np.median(gaps))
-    tolerance = PITCH_TOLERANCE * pitch + 1
     edges, strays = list(edges), list(strays)
     while True:
-        found = [stray for stray in strays
-                 if any(abs(abs(stray[0] - edge[0]) - pitch) <= tolerance for edge in edges)]
+        found = [stray for stray in strays if any(_one_pitch_apart(abs(stray[0] - edge[0]), pitch) for edge in edges)]
         if not found:
             return edges
         edges += found
