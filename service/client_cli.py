@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-key", help="PEM key of --tls-cert")
     parser.add_argument("paths", nargs="+", metavar="IMAGE|DIR|health")
     args = parser.parse_args(argv)
+    # `health` is a command, not an image; mixed with paths it would be read as a missing file. A real
+    # file of that name is still an image.
+    if "health" in args.paths and len(args.paths) > 1 and not Path("health").exists():
+        parser.error("`health` is a command of its own: run `zipcode-client health` without image paths")
     from service.client import ZipCodeClient
 
     credentials = ZipCodeClient.tls(args.tls_ca, args.tls_cert, args.tls_key) if args.tls_ca or args.tls_cert else None

@@ -223,6 +223,14 @@ def test_client_command_reads_a_folder_to_csv_and_checks_health(server, shots, t
     assert capsys.readouterr().out.strip().endswith("SERVING")
 
 
+def test_health_mixed_with_image_paths_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        client_main(["--target", "127.0.0.1:1", "health", "some.png"])
+    assert stopped.value.code == 2
+    assert "without image paths" in capsys.readouterr().err
+
+
 def test_health_command_fails_when_nobody_listens():
     with grpc.insecure_channel("127.0.0.1:1"):
         pass
