@@ -24,7 +24,7 @@ def dropout_gray(bgr: np.ndarray) -> np.ndarray:
     return bgr[:, :, 2]
 
 
-def _median(pixels: np.ndarray) -> float:
+def uint8_median(pixels: np.ndarray) -> float:
     """np.median of uint8 pixels from their histogram: the same value, without sorting the image (a
     sort of every pixel was a tenth of the pipeline's time)."""
     counts = np.cumsum(cv2.calcHist([np.ascontiguousarray(pixels)], [0], None, [256], [0, 256])[:, 0])
@@ -37,7 +37,7 @@ def _median(pixels: np.ndarray) -> float:
 def ink_image(bgr: np.ndarray) -> InkImage:
     red = dropout_gray(bgr)
     # Paper is most of a zip-code field, so the median tells the polarity.
-    light_on_dark = _median(red) < 110
+    light_on_dark = uint8_median(red) < 110
     gray = red.astype(np.float32)
     if light_on_dark:
         gray = cv2.subtract(255.0, gray)

@@ -8,9 +8,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from service.binarize import uint8_median
+
 MAX_TILT = np.deg2rad(12)  # how far from horizontal a printed rule may lie in the photo
 PITCH_RANGE = (0.6, 1.7)  # box width against box height: boxes are about square
 PITCH_TOLERANCE = 0.04  # how far, as a share of the box width (plus a pixel), a box edge may stand off the pitch
+# Lab a*b* distance between the median colours of the handwriting and of the printed lines above which
+# the pen's colour tells a stroke lying along a line from the line itself.
+MIN_COLOUR_SEPARATION = 12.0
 
 
 @dataclass
@@ -161,9 +166,32 @@ def _edges_on_pitch(edges: list, strays: list, box_height: float) -> list:
         strays = [stray for stray in strays if not any(stray is other for other in found)]
 
 
-def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tuple[np.ndarray, Guides]:
+def _in_pen_colour(bgr: np.ndarray, handwriting: np.ndarray, guides: np.ndarray) -> np.ndarray:
+    """255 on the pixels of the printed lines that have the handwriting's colour rather than the lines'
+    (a blue stroke lying along a black box edge); nothing where the two colours are alike."""
+    kept = np.zeros_like(guides)
+    on_line, on_pen = guides > 0, handwriting > 0
+    if not on_line.any() or not on_pen.any():
+        return kept
+    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2LAB)  # the whole photo: faster than gathering pixels first
+    line_a, line_b = lab[:, :, 1][on_line], lab[:, :, 2][on_line]
+    line_colour = np.array([uint8_median(line_a), uint8_median(line_b)])
+    pen_colour = np.array([uint8_median(lab[:, :, 1][on_pen]), uint8_median(lab[:, :, 2][on_pen])])
+    axis = pen_colour - line_colour
+    separation = float(np.hypot(*axis))
+    if separation < MIN_COLOUR_SEPARATION:
+        return kept
+    # How far along the way from the line's colour to the pen's each line pixel lies: past halfway is pen.
+    towards_pen = ((line_a - line_colour[0]) * axis[0] + (line_b - line_colour[1]) * axis[1]) / separation ** 2
+    kept[on_line] = np.where(towards_pen > 0.5, 255, 0).astype(np.uint8)
+    return kept
+
+
+def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None,
+                  bgr: np.ndarray | None = None) -> tuple[np.ndarray, Guides]:
     """Returns the mask without printed lines, and what was removed. Lines are looked for in
-    `faint_mask` (ink at a lower threshold, where faint printed lines are whole) when given."""
+    `faint_mask` (ink at a lower threshold, where faint printed lines are whole) when given. With the
+    photo (`bgr`, same size), line pixels in the handwriting's colour are kept as strokes."""
     search = mask if faint_mask is None else cv2.bitwise_or(mask, faint_mask)
     height, width = mask.shape
     rules = np.zeros_like(mask)  # horizontal lines
@@ -260,4 +288,6 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None) -> tup
         cv2.bitwise_and(rules, _ink_on_both_sides(cleaned, 2 * widest, vertical=True)),
         cv2.bitwise_and(edges, _ink_on_both_sides(cleaned, edge_reach + 1, vertical=False)),
     )
+    if bgr is not None:
+        crossings = cv2.bitwise_or(crossings, _in_pen_colour(bgr, cleaned, guides))
     return cv2.bitwise_or(cleaned, crossings), Guides(cv2.bitwise_and(guides, cv2.bitwise_not(crossings)), spans, vertical)

@@ -465,3 +465,22 @@ def test_a_box_edge_whose_rule_is_missing_goes_when_it_stands_on_the_pitch():
     assert guides.vertical == 6
     marks = _tall_thin_marks(mask, (bottom - top) // 2)
     assert len(marks) == 1 and abs(marks[0] - stroke_x) <= 4
+
+
+@pytest.mark.parametrize("pen", [(150, 70, 20), (45, 45, 45)], ids=["blue", "dark"])
+def test_a_stroke_lying_along_a_box_rule_is_kept_when_the_pen_has_another_colour(pen):
+    # The base of a 2 written along the bottom rule of its box: where it lies on the printed line, the
+    # mask alone cannot tell stroke from rule. A blue pen on black boxes can: those pixels stay. In a
+    # pen as dark and grey as the boxes they go with the rule, as before.
+    bgr, left, pitch, top, bottom = _boxes_photo()
+    stem_x, base = left + pitch + 45, (left + pitch + 14, left + 2 * pitch - 14)
+    cv2.line(bgr, (stem_x, top + 12), (base[0], bottom), pen, 4)  # the 2's diagonal, down to the rule
+    cv2.line(bgr, (base[0], bottom), (base[1], bottom), pen, 4)  # its base, on the rule
+    inked = ink_image(bgr)
+    mask, guides = remove_guides(inked.mask, inked.faint_mask, bgr)
+    assert guides.vertical == 6 and guides.horizontal >= 2
+    on_base = mask[bottom - 1: bottom + 2, base[0] + 4: base[1] - 4]
+    rule_elsewhere = mask[bottom - 1: bottom + 2, left + 2 * pitch + 6: left + 3 * pitch - 6]
+    assert np.count_nonzero(rule_elsewhere) == 0  # the rule itself still goes
+    kept = np.count_nonzero(on_base.any(axis=0)) / on_base.shape[1]
+    assert kept > 0.9 if pen[0] != pen[2] else kept < 0.3
