@@ -1,6 +1,7 @@
 """Removing pre-printed boxes and guide lines from the ink mask without cutting the handwriting that
 crosses them. Lines are found with a probabilistic Hough transform (so a slightly rotated form still
-works) and box edges by a tall opening, then erased, keeping the pixels where strokes cross them."""
+works) and box edges by a tall opening (on a copy sheared by the rules' tilt), then erased, keeping the
+pixels where strokes cross them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -166,6 +167,54 @@ def _edges_on_pitch(edges: list, strays: list, box_height: float) -> list:
         strays = [stray for stray in strays if not any(stray is other for other in found)]
 
 
+def _uprighting_shear(segments: list, height: int, width: int) -> tuple[np.ndarray, int] | None:
+    """The horizontal shear that stands the box edges of a form rotated like its rules upright, and the
+    width that holds the sheared photo. None for rules within a degree of level: the edge search
+    tolerates that, and most photos keep their exact pixels."""
+    lengths = np.array([np.hypot(x1 - x0, y1 - y0) for x0, y0, x1, y1 in segments])
+    slopes = np.array([(y1 - y0) / (x1 - x0) if x1 != x0 else 0.0 for x0, y0, x1, y1 in segments])
+    order = np.argsort(slopes)
+    # The length-weighted median: the long rules tell the form's tilt, short pieces wobble.
+    slope = float(slopes[order][np.searchsorted(np.cumsum(lengths[order]), lengths.sum() / 2)])
+    if abs(slope) < np.tan(np.deg2rad(1.0)):
+        return None
+    # An edge leans back by the rule's slope: x = x0 - slope * y. Adding slope * y puts it at x0.
+    margin = int(np.ceil(abs(slope) * (height - 1)))
+    return np.float32([[1, slope, margin if slope < 0 else 0], [0, 1, 0]]), width + margin
+
+
+def _upright_box_edges(search: np.ndarray, rules: np.ndarray, box_height: float,
+                       widest: int) -> tuple[np.ndarray, int, int]:
+    """The printed box edges among the upright lines of `search` (a photo whose rules are `rules`): their
+    mask, how many, and how far either side of one a crossing stroke must reach."""
+    edges, vertical, edge_reach = np.zeros_like(search), 0, 0
+    # Box edges join the top and bottom rules; handwriting inside a box is shorter than the box.
+    # Hough breaks thin, slightly tilted vertical lines into short pieces, so these are found by a
+    # tall opening instead (after a two-pixel widening that tolerates a few degrees of tilt).
+    widened = cv2.dilate(search, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 1)))
+    tall = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(5, int(0.7 * box_height))))
+    upright = cv2.morphologyEx(widened, cv2.MORPH_OPEN, tall)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
+    lines, strays = [], []  # meeting the rules at both ends, and not
+    for label in range(1, count):
+        x, y, w, h, _ = stats[label]
+        # As thin as the rules (plus the widening), nearly as tall as the box, and meeting a rule at
+        # both ends: a narrow upright digit (a 1, a thin 8) can be as tall, but floats between them.
+        # One that does not meet them is still an edge when it stands on the boxes' pitch.
+        if h < 0.85 * box_height or w > widest + 6:
+            continue
+        # The line itself (the opening ran on a widened copy), grown a pixel for its blurred rim.
+        line = cv2.bitwise_and((labels == label).astype(np.uint8) * 255, search)
+        if np.median(np.count_nonzero(line[y: y + h, x: x + w], axis=1)) > widest:
+            continue  # thicker than the printed rules: a narrow upright digit (a thin 8) as tall as the box
+        (lines if _meets_rules(rules, x, y, w, h, widest + 2) else strays).append((x + w / 2, line, int(w)))
+    for _, line, w in _edges_on_pitch(_box_edges(lines, box_height), strays, box_height):
+        edges = cv2.bitwise_or(edges, cv2.dilate(line, np.ones((3, 3), np.uint8)))
+        edge_reach = max(edge_reach, w - 2)  # the widening added 4 to the line's width
+        vertical += 1
+    return edges, vertical, edge_reach
+
+
 def _in_pen_colour(bgr: np.ndarray, handwriting: np.ndarray, guides: np.ndarray) -> np.ndarray:
     """255 on the pixels of the printed lines that have the handwriting's colour rather than the lines'
     (a blue stroke lying along a black box edge); nothing where the two colours are alike."""
@@ -245,35 +294,22 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None,
     spans = len(found_rules)
     vertical, edge_reach = 0, 0
     if spans >= 2:
-        # Box edges join the top and bottom rules; handwriting inside a box is shorter than the box.
-        # Hough breaks thin, slightly tilted vertical lines into short pieces, so these are found by a
-        # tall opening instead (after a two-pixel widening that tolerates a few degrees of tilt).
         # The sheet's edge in a corner of a rotated photo can pass for a rule above the top one or below
         # the bottom one: it made the boxes look taller than their edges, and no edge was found. Rules
         # at the photo's top or bottom count only when the others do not make a box (a field cropped
         # to its printed box).
         box_height = _box_height(inner_rules) or _box_height(rules) or float(height)
-        widened = cv2.dilate(search, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 1)))
-        tall = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(5, int(0.7 * box_height))))
-        upright = cv2.morphologyEx(widened, cv2.MORPH_OPEN, tall)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
-        lines, strays = [], []  # meeting the rules at both ends, and not
-        for label in range(1, count):
-            x, y, w, h, _ = stats[label]
-            # As thin as the rules (plus the widening), nearly as tall as the box, and meeting a rule at
-            # both ends: a narrow upright digit (a 1, a thin 8) can be as tall, but floats between them.
-            # One that does not meet them is still an edge when it stands on the boxes' pitch.
-            if h < 0.85 * box_height or w > widest + 6:
-                continue
-            # The line itself (the opening ran on a widened copy), grown a pixel for its blurred rim.
-            line = cv2.bitwise_and((labels == label).astype(np.uint8) * 255, search)
-            if np.median(np.count_nonzero(line[y: y + h, x: x + w], axis=1)) > widest:
-                continue  # thicker than the printed rules: a narrow upright digit (a thin 8) as tall as the box
-            (lines if _meets_rules(rules, x, y, w, h, widest + 2) else strays).append((x + w / 2, line, int(w)))
-        for _, line, w in _edges_on_pitch(_box_edges(lines, box_height), strays, box_height):
-            edges = cv2.bitwise_or(edges, cv2.dilate(line, np.ones((3, 3), np.uint8)))
-            edge_reach = max(edge_reach, w - 2)  # the widening added 4 to the line's width
-            vertical += 1
+        # On a rotated photo the box edges lean as far from upright as the rules from level: the search
+        # runs on a copy sheared so that they stand upright again.
+        shear = _uprighting_shear([segment for segment, _ in found_rules], height, width)
+        if shear is None:
+            edges, vertical, edge_reach = _upright_box_edges(search, rules, box_height, widest)
+        else:
+            matrix, sheared_width = shear
+            upright_search, upright_rules = (cv2.warpAffine(image, matrix, (sheared_width, height), flags=cv2.INTER_NEAREST)
+                                             for image in (search, rules))
+            upright_edges, vertical, edge_reach = _upright_box_edges(upright_search, upright_rules, box_height, widest)
+            edges = cv2.warpAffine(upright_edges, matrix, (width, height), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
     rules, edges = cv2.bitwise_and(rules, mask), cv2.bitwise_and(edges, mask)
     guides = cv2.bitwise_or(rules, edges)
     if not guides.any():
