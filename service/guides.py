@@ -147,18 +147,23 @@ def _box_edges(lines: list, box_height: float) -> list:
     return [line for line, keep in zip(lines, best) if keep] if best.any() else lines
 
 
-def _edges_on_pitch(edges: list, strays: list, box_height: float) -> list:
-    """Box edges that do not meet the rules at both ends (Hough found only part of a faint or tilted
-    rule, or the rule ends short of the corner) but stand one box width from an edge that does, or
-    from one taken so: the row of boxes continues. A digit's upright stroke stands inside a box, about
-    half a box width off the pitch."""
+def _edges_on_pitch(edges: list, strays: list, loners: list, box_height: float) -> list:
+    """Box edges that do not meet the rules at both ends (strays: Hough found only part of a faint or
+    tilted rule, or the rule ends short of the corner) but stand one box width from an edge that does,
+    or from one taken so: the row of boxes continues. And edges that meet the rules but are in no row
+    of their own (loners: the first box's left edge, when the edges between it and the rest were hidden
+    by digits written over them) standing a whole number of box widths from an edge. A digit's upright
+    stroke stands inside a box, about half a box width off the pitch."""
     centres = sorted(edge[0] for edge in edges)
     low, high = (share * box_height for share in PITCH_RANGE)
     gaps = [b - a for a, b in zip(centres, centres[1:]) if low <= b - a <= high]
     if not gaps:
         return edges
     pitch = float(np.median(gaps))
-    edges, strays = list(edges), list(strays)
+    edges = list(edges) + [loner for loner in loners if any(
+        _one_pitch_apart(apart - (round(apart / pitch) - 1) * pitch, pitch)
+        for apart in (abs(loner[0] - edge[0]) for edge in edges) if apart >= pitch / 2)]
+    strays = list(strays)
     while True:
         found = [stray for stray in strays if any(_one_pitch_apart(abs(stray[0] - edge[0]), pitch) for edge in edges)]
         if not found:
@@ -208,7 +213,9 @@ def _upright_box_edges(search: np.ndarray, rules: np.ndarray, box_height: float,
         if np.median(np.count_nonzero(line[y: y + h, x: x + w], axis=1)) > widest:
             continue  # thicker than the printed rules: a narrow upright digit (a thin 8) as tall as the box
         (lines if _meets_rules(rules, x, y, w, h, widest + 2) else strays).append((x + w / 2, line, int(w)))
-    for _, line, w in _edges_on_pitch(_box_edges(lines, box_height), strays, box_height):
+    in_rows = _box_edges(lines, box_height)
+    loners = [line for line in lines if not any(line is edge for edge in in_rows)]
+    for _, line, w in _edges_on_pitch(in_rows, strays, loners, box_height):
         edges = cv2.bitwise_or(edges, cv2.dilate(line, np.ones((3, 3), np.uint8)))
         edge_reach = max(edge_reach, w - 2)  # the widening added 4 to the line's width
         vertical += 1
