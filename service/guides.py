@@ -13,6 +13,7 @@ from service.binarize import uint8_median
 
 MAX_TILT = np.deg2rad(12)  # how far from horizontal a printed rule may lie in the photo
 PITCH_RANGE = (0.6, 1.7)  # box width against box height: boxes are about square
+MAX_RULE_THICKNESS = 5.5  # in the photo's own pixels, blur included
 PITCH_TOLERANCE = 0.04  # how far, as a share of the box width (plus a pixel), a box edge may stand off the pitch
 # Lab a*b* distance between the median colours of the handwriting and of the printed lines above which
 # the pen's colour tells a stroke lying along a line from the line itself.
@@ -244,10 +245,11 @@ def _in_pen_colour(bgr: np.ndarray, handwriting: np.ndarray, guides: np.ndarray)
 
 
 def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None,
-                  bgr: np.ndarray | None = None) -> tuple[np.ndarray, Guides]:
+                  bgr: np.ndarray | None = None, enlargement: float = 1.0) -> tuple[np.ndarray, Guides]:
     """Returns the mask without printed lines, and what was removed. Lines are looked for in
     `faint_mask` (ink at a lower threshold, where faint printed lines are whole) when given. With the
-    photo (`bgr`, same size), line pixels in the handwriting's colour are kept as strokes."""
+    photo (`bgr`, same size), line pixels in the handwriting's colour are kept as strokes.
+    `enlargement`: how much a small photo was enlarged before, which thickens its printed lines."""
     search = mask if faint_mask is None else cv2.bitwise_or(mask, faint_mask)
     height, width = mask.shape
     rules = np.zeros_like(mask)  # horizontal lines
@@ -283,7 +285,9 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None,
         for segment in _rules(remaining, shortest):
             runs = _vertical_runs(search, segment)
             thickness = _thickness(runs)
-            if thickness > max(6, height // 12):  # too thick to be a printed rule: a stroke or a blot
+            # Too thick to be a printed rule: a stroke or a blot. A small, blurred photo enlarged
+            # to the working height has rules 5 of its own pixels thick, 11 to 13 enlarged.
+            if thickness > max(6, height // 12, MAX_RULE_THICKNESS * enlargement):
                 continue
             length = np.hypot(segment[2] - segment[0], segment[3] - segment[1])
             if length < min_length and not any(_on_line(segment, rule, rule_thickness / 2 + 1)

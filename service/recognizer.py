@@ -111,7 +111,7 @@ def _segmented(bgr: np.ndarray, expected_length: int = 0) -> tuple[InkImage, Seg
     scale = _working_scale(*bgr.shape[:2])
     working = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     inked = ink_image(working)
-    mask, _ = remove_guides(inked.mask, inked.faint_mask, working)
+    mask, _ = remove_guides(inked.mask, inked.faint_mask, working, enlargement=scale)
     plausible = np.count_nonzero(mask) <= MAX_INK_SHARE * mask.size
     return inked, segment(mask, expected_length) if plausible else Segmentation(), scale
 

@@ -520,3 +520,19 @@ def test_the_first_box_edge_goes_when_digits_written_over_the_next_edges_hide_th
     assert _tall_thin_marks(mask, (bottom - top) // 2) == []
     assert np.count_nonzero(mask[:, left + 10: left + pitch + 10]) > 0.8 * np.count_nonzero(
         inked.mask[top + 8: bottom - 8, left + 10: left + pitch + 10])  # the 0 stays
+
+
+def test_the_thick_rules_of_a_small_blurred_photo_enlarged_are_removed():
+    # A field photographed 48 pixels high, slightly out of focus, is enlarged 2.5 times to the working
+    # height: its 2-pixel box lines come out 10 to 13 pixels thick, past the thickness of a printed rule
+    # in a photo of that height, and every line stayed (the edges read as 1s). Counted in the photo's
+    # own pixels, they are thin.
+    left, pitch, top, bottom = 8, 36, 8, 40
+    small = np.full((48, 196, 3), 225, np.uint8)
+    for box in range(5):
+        cv2.rectangle(small, (left + box * pitch, top), (left + (box + 1) * pitch, bottom), (45, 45, 45), 2)
+    enlarged = cv2.resize(cv2.GaussianBlur(small, (0, 0), 1.0), None, fx=2.5, fy=2.5, interpolation=cv2.INTER_AREA)
+    inked = ink_image(enlarged)
+    mask, guides = remove_guides(inked.mask, inked.faint_mask, enlarged, enlargement=2.5)
+    assert guides.horizontal >= 2 and guides.vertical == 6
+    assert np.count_nonzero(mask) == 0
