@@ -83,14 +83,15 @@ def _on_line(segment, rule, tolerance: float) -> bool:
                for x, y in (segment[:2], segment[2:]))
 
 
-def _box_height(rules: np.ndarray) -> float | None:
+def _box_height(rules: np.ndarray, widest: int) -> float | None:
     """Distance between the top and bottom rules, measured column by column so a tilted form does not
-    inflate it; None where no column crosses two rules."""
+    inflate it; None where no column crosses two rules. Two rules closer than three rule widths are one
+    thick rule found twice by Hough (a blurred or tilted line), no box."""
     columns = np.flatnonzero(rules.any(axis=0))
     spans = []
     for x in columns[:: max(1, len(columns) // 50)]:
         rows = np.flatnonzero(rules[:, x])
-        if rows[-1] - rows[0] > 10:
+        if rows[-1] - rows[0] > max(10, 3 * widest):
             spans.append(rows[-1] - rows[0])
     return float(np.median(spans)) if spans else None
 
@@ -309,7 +310,7 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None,
         # the bottom one: it made the boxes look taller than their edges, and no edge was found. Rules
         # at the photo's top or bottom count only when the others do not make a box (a field cropped
         # to its printed box).
-        box_height = _box_height(inner_rules) or _box_height(rules) or float(height)
+        box_height = _box_height(inner_rules, widest) or _box_height(rules, widest) or float(height)
         # On a rotated photo the box edges lean as far from upright as the rules from level: the search
         # runs on a copy sheared so that they stand upright again.
         shear = _uprighting_shear([segment for segment, _ in found_rules], height, width)

@@ -9,7 +9,7 @@ import pytest
 from bench.zipgen import SPECS, generate
 from service.binarize import ink_image
 from service.decode import decode_image
-from service.guides import remove_guides
+from service.guides import _box_height, remove_guides
 from service.normalize import normalize_digit
 from service.recognizer import RejectReason
 from service.segment import NARROW, WIDE, candidates, segment
@@ -536,3 +536,15 @@ def test_the_thick_rules_of_a_small_blurred_photo_enlarged_are_removed():
     mask, guides = remove_guides(inked.mask, inked.faint_mask, enlarged, enlargement=2.5)
     assert guides.horizontal >= 2 and guides.vertical == 6
     assert np.count_nonzero(mask) == 0
+
+
+def test_one_thick_rule_found_twice_is_no_box():
+    # A blurred bottom rule, 9 pixels thick with its rim, found by Hough as two segments 13 pixels apart
+    # (59611's photo, whose top rule ran into the dark background above the sheet and so did not count):
+    # the box height came out 15 and no box edge, 96 tall, was found. Two rules that close are one.
+    rules = np.zeros((120, 540), np.uint8)
+    cv2.line(rules, (20, 101), (390, 88), 255, 9)
+    cv2.line(rules, (20, 88), (390, 75), 255, 9)
+    assert _box_height(rules, widest=9) is None
+    cv2.line(rules, (20, 10), (390, 0), 255, 9)  # with the top rule: the box
+    assert 80 <= _box_height(rules, widest=9) <= 100
