@@ -162,7 +162,12 @@ def _edges_on_pitch(edges: list, strays: list, loners: list, box_height: float) 
     if not gaps:
         return edges
     pitch = float(np.median(gaps))
-    edges = list(edges) + [loner for loner in loners if any(
+    # The short second group of a ZIP+4's boxes, past a gutter off the pitch, may have only two edges
+    # left whole: a pair one box width apart. Then any edge a whole number of box widths from one.
+    paired = [loner for loner in loners if any(
+        other is not loner and _one_pitch_apart(abs(loner[0] - other[0]), pitch) for other in loners)]
+    edges = list(edges) + paired
+    edges += [loner for loner in loners if not any(loner is edge for edge in paired) and any(
         _one_pitch_apart(apart - (round(apart / pitch) - 1) * pitch, pitch)
         for apart in (abs(loner[0] - edge[0]) for edge in edges) if apart >= pitch / 2)]
     strays = list(strays)

@@ -548,3 +548,22 @@ def test_one_thick_rule_found_twice_is_no_box():
     assert _box_height(rules, widest=9) is None
     cv2.line(rules, (20, 10), (390, 0), 255, 9)  # with the top rule: the box
     assert 80 <= _box_height(rules, widest=9) <= 100
+
+
+def test_two_edges_left_of_the_second_group_of_zip4_boxes_go():
+    # 5 + 4 boxes with a gutter off the pitch. In the second group thick 0s written against two edges
+    # hide them; the two edges left whole are one box width apart but in no row of three, and past the
+    # gutter they stand off the first group's pitch: kept, they were read as 1s (59233-6570 read
+    # 5923365170). A pair of edges one box width apart is edges.
+    margin, pitch, top, bottom, gutter = 40, 80, 30, 120, 48
+    width = 2 * margin + 9 * pitch + gutter
+    bgr = np.full((150, width, 3), 235, np.uint8)
+    lefts = [margin + box * pitch + (gutter if box >= 5 else 0) for box in range(9)]
+    for left in lefts:
+        cv2.rectangle(bgr, (left, top), (left + pitch, bottom), (40, 40, 40), 2)
+    for hidden in (lefts[6], lefts[7]):
+        cv2.ellipse(bgr, (hidden - 16, (top + bottom) // 2), (18, 34), 0, 0, 360, (35, 35, 35), 10)
+    inked = ink_image(bgr)
+    mask, guides = remove_guides(inked.mask, inked.faint_mask, bgr)
+    assert _tall_thin_marks(mask, (bottom - top) // 2) == []
+    assert guides.vertical == 11 - 2  # six edges in the first group, five in the second, two hidden
