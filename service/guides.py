@@ -154,8 +154,9 @@ def _edges_on_pitch(edges: list, strays: list, loners: list, box_height: float) 
     tilted rule, or the rule ends short of the corner) but stand one box width from an edge that does,
     or from one taken so: the row of boxes continues. And edges that meet the rules but are in no row
     of their own (loners: the first box's left edge, when the edges between it and the rest were hidden
-    by digits written over them) standing a whole number of box widths from an edge. A digit's upright
-    stroke stands inside a box, about half a box width off the pitch."""
+    by digits written over them) standing a whole number of box widths from an edge, or in a pair one
+    box width apart. A digit's upright stroke stands inside a box, about half a box width off the
+    pitch."""
     centres = sorted(edge[0] for edge in edges)
     low, high = (share * box_height for share in PITCH_RANGE)
     gaps = [b - a for a, b in zip(centres, centres[1:]) if low <= b - a <= high]
