@@ -130,6 +130,12 @@ def _one_pitch_apart(apart, pitch: float):
     return np.abs(apart - pitch) <= PITCH_TOLERANCE * pitch + 1
 
 
+def _whole_pitches_apart(apart: float, pitch: float) -> bool:
+    """Whether upright lines' centres `apart` pixels apart are a whole number of box widths apart, within
+    the tolerance of one (not that tolerance times the count: a stroke inside the fourth box passed)."""
+    return apart >= pitch / 2 and bool(_one_pitch_apart(apart - (round(apart / pitch) - 1) * pitch, pitch))
+
+
 def _box_edges(lines: list, box_height: float) -> list:
     """The upright lines (x centre first) that are printed box edges: those in a row of at least three
     lines one box width apart. A digit's stroke as tall as a small box (a 1, the stem of a 7 or a 9
@@ -169,8 +175,7 @@ def _edges_on_pitch(edges: list, strays: list, loners: list, box_height: float) 
         other is not loner and _one_pitch_apart(abs(loner[0] - other[0]), pitch) for other in loners)]
     edges = list(edges) + paired
     edges += [loner for loner in loners if not any(loner is edge for edge in paired) and any(
-        _one_pitch_apart(apart - (round(apart / pitch) - 1) * pitch, pitch)
-        for apart in (abs(loner[0] - edge[0]) for edge in edges) if apart >= pitch / 2)]
+        _whole_pitches_apart(abs(loner[0] - edge[0]), pitch) for edge in edges)]
     strays = list(strays)
     while True:
         found = [stray for stray in strays if any(_one_pitch_apart(abs(stray[0] - edge[0]), pitch) for edge in edges)]
