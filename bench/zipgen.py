@@ -16,6 +16,7 @@ import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Collection
 
 import cv2
 import numpy as np
@@ -57,6 +58,9 @@ INKS = {  # BGR, and how much of a full stroke's darkness the medium gives
     "pencil": ((95, 95, 95), 0.75),
 }
 BOX_COLOURS = {"orange": (40, 140, 250), "red": (50, 50, 215), "black": (40, 40, 40), "faint": (170, 180, 200)}
+# What generate(without=...) can leave out of a field. Left out, an effect still draws its random numbers,
+# so the field is the same as its twin in everything else (bench/attribution.py compares the two).
+EFFECTS = ("broken", "guides", "slant", "lighting", "noise", "blur", "rotation", "dark", "jpeg")
 
 
 @dataclass
@@ -67,6 +71,8 @@ class Sample:
     code: str  # "12345" or "12345-6789"
     boxes: list[list[int]] = field(default_factory=list)  # [x, y, w, h] per digit, in code order
     tier: str = "clean"
+    # Per digit, in code order: (digit, index in the pool's images of that digit) it was written from.
+    sources: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _digit_alpha(digit: np.ndarray, height: int, rng: np.random.Generator) -> np.ndarray:
@@ -99,9 +105,8 @@ def _code(rng: np.random.Generator, zip4: bool) -> str:
     return f"{digits[:5]}-{digits[5:]}" if zip4 else digits
 
 
-def _pick_digit(pool: dict[int, np.ndarray], digit: int, rng: np.random.Generator) -> np.ndarray:
-    choices = pool[digit]
-    return choices[rng.integers(len(choices))]
+def _pick_digit(pool: dict[int, np.ndarray], digit: int, rng: np.random.Generator) -> int:
+    return int(rng.integers(len(pool[digit])))
 
 
 def make_pool(images: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
@@ -109,9 +114,13 @@ def make_pool(images: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, code: str | None = None,
-             spec: TierSpec | None = None, hyphen: str | None = None) -> Sample:
+             spec: TierSpec | None = None, hyphen: str | None = None, without: Collection[str] = ()) -> Sample:
     """One image. Tests pin a case down with `code`, a modified `spec` (dataclasses.replace on
-    SPECS[tier]) and `hyphen` ("dash", "dot" or "none")."""
+    SPECS[tier]) and `hyphen` ("dash", "dot" or "none"). without: EFFECTS to leave out, on the same
+    random draws as the field with them."""
+    unknown = set(without) - set(EFFECTS)
+    if unknown:
+        raise ValueError(f"unknown effects {sorted(unknown)}; known: {', '.join(EFFECTS)}")
     spec = spec or SPECS[tier]
     code = code or _code(rng, rng.random() < spec.zip4_share)
     height = int(rng.uniform(*spec.digit_height))
@@ -120,13 +129,15 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
     hyphen_style = (hyphen or rng.choice(["dash", "dash", "dot", "none"])) if "-" in code else None
 
     # Lay the ink out on a transparent layer, left to right.
-    alphas, slots = [], []
+    alphas, slots, sources = [], [], []
     for char in code:
         if char == "-":
             continue
-        alpha = _digit_alpha(_pick_digit(pool, int(char), rng), height, rng)
+        sources.append((int(char), _pick_digit(pool, int(char), rng)))
+        alpha = _digit_alpha(pool[int(char)][sources[-1][1]], height, rng)
         if rng.random() < spec.broken_share:
-            alpha = _break_stroke(alpha, rng, spec.break_across_share)
+            broken = _break_stroke(alpha, rng, spec.break_across_share)
+            alpha = alpha if "broken" in without else broken
         alphas.append(alpha)
     margin = int(height * rng.uniform(0.3, 0.8))
     box_width = int(height * rng.uniform(1.15, 1.4))
@@ -168,7 +179,7 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
 
     # Handwriting slant: shear the ink only (printed boxes stay straight).
     shear = rng.uniform(-spec.slant, spec.slant)
-    if shear:
+    if shear and "slant" not in without:
         transform = np.float32([[1, -shear, shear * baseline], [0, 1, 0]])
         ink = cv2.warpAffine(ink, transform, (width, canvas_h))
         boxes = [_transform_box(box, transform) for box in boxes]
@@ -179,26 +190,29 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
     image = np.empty((canvas_h, width, 3), np.float32)
     image[:] = paper
     if boxed or underlined:
-        _draw_guides(image, boxed, slots, box_width, baseline, height, margin, rng, spec, tier)
+        _draw_guides(image.copy() if "guides" in without else image, boxed, slots, box_width, baseline, height,
+                     margin, rng, spec, tier)
     coverage = (ink * strength)[:, :, None]
     image = image * (1 - coverage) + np.array(ink_colour, np.float32) * coverage
 
-    image = _photograph(image, spec, rng)
+    image = _photograph(image, spec, rng, without)
     angle = rng.uniform(-spec.rotation, spec.rotation)
-    if angle:
+    if angle and "rotation" not in without:
         image, rotation = _rotate(image, angle)
         boxes = [_transform_box(box, rotation) for box in boxes]
     image = np.clip(image, 0, 255).astype(np.uint8)
-    if rng.random() < spec.dark_share:
+    if rng.random() < spec.dark_share and "dark" not in without:
         image = 255 - image
-    if rng.random() < spec.jpeg_share:
-        quality = int(rng.uniform(*spec.jpeg_quality))
+    jpeg = rng.random() < spec.jpeg_share
+    quality = int(rng.uniform(*spec.jpeg_quality)) if jpeg else 0
+    if jpeg and "jpeg" not in without:
         encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
         extension = ".jpg"
         image = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR)
     else:
         encoded, extension = cv2.imencode(".png", image)[1].tobytes(), ".png"
-    return Sample(image=image, encoded=encoded, extension=extension, code=code, boxes=boxes, tier=tier)
+    return Sample(image=image, encoded=encoded, extension=extension, code=code, boxes=boxes, tier=tier,
+                  sources=sources)
 
 
 def _draw_guides(image, boxed, slots, box_width, baseline, height, margin, rng, spec, tier) -> None:
@@ -214,7 +228,7 @@ def _draw_guides(image, boxed, slots, box_width, baseline, height, margin, rng, 
         cv2.line(image, (margin // 2, y), (image.shape[1] - margin // 2, y), colour, thickness)
 
 
-def _photograph(image: np.ndarray, spec: TierSpec, rng: np.random.Generator) -> np.ndarray:
+def _photograph(image: np.ndarray, spec: TierSpec, rng: np.random.Generator, without: Collection[str] = ()) -> np.ndarray:
     h, w = image.shape[:2]
     if spec.lighting:
         # Uneven light: a plane tilted at a random angle, from full light down to 1 - lighting.
@@ -223,14 +237,16 @@ def _photograph(image: np.ndarray, spec: TierSpec, rng: np.random.Generator) -> 
         ramp = (np.cos(direction) * xx / w + np.sin(direction) * yy / h)
         ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
         light = 1.0 - rng.uniform(0, spec.lighting) * ramp
-        image = image * light[:, :, None]
+        if "lighting" not in without:
+            image = image * light[:, :, None]
     if spec.noise:
         grain = rng.normal(0, rng.uniform(0.3, 1.0) * spec.noise, (h, w, 1)).astype(np.float32)
         blotches = cv2.GaussianBlur(rng.normal(0, spec.noise, (h, w)).astype(np.float32), (0, 0), 6)[:, :, None]
-        image = image + grain + blotches * 2
+        if "noise" not in without:
+            image = image + grain + blotches * 2
     if spec.blur:
         sigma = rng.uniform(0, spec.blur)
-        if sigma > 0.3:
+        if sigma > 0.3 and "blur" not in without:
             image = cv2.GaussianBlur(image, (0, 0), sigma)
     return image
 
