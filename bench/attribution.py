@@ -1,0 +1,113 @@
+"""Where a tier's wrong codes come from: the classifier's own misreads, and each effect of the generator.
+
+    python bench/attribution.py --data ../shared/data/mnist.npz --tier realistic --count 2000
+
+Two measurements on the same generated fields:
+- Fields holding an MNIST digit that the model misreads on its own, as the 28x28 MNIST image itself:
+  no pipeline can read those fields right except by luck, so they bound the exact-code accuracy this
+  model can reach. The rest of the fields measure the pipeline.
+- Each effect of the tier (broken strokes, guides, slant, light, noise, blur, rotation, dark paper, JPEG)
+  left out of every field while every other random draw stays the same (bench/zipgen.py, `without`):
+  the codes read right only without the effect are what it costs, those read right only with it are
+  the noise of the comparison.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from bench.accuracy import Read, reject_for_error  # noqa: E402
+from bench.zipgen import EFFECTS, TIERS, generate, load_test_digits  # noqa: E402
+
+BASELINE = "nothing"
+
+
+def misread_alone(classify, pool: dict[int, np.ndarray]) -> set[tuple[int, int]]:
+    """(digit, index in the pool) of every pool digit the model reads as another digit on its own."""
+    wrong = set()
+    for digit, images in pool.items():
+        predicted = np.asarray(classify(images)).argmax(axis=1)
+        wrong.update((digit, int(index)) for index in np.flatnonzero(predicted != digit))
+    return wrong
+
+
+def read_fields(job: tuple[str, str, int, int, str | None, str]) -> tuple[str, list[Read], list[list[tuple[int, int]]]]:
+    """Generate the tier's fields from the seed, leaving one effect out (none for BASELINE), and read them."""
+    left_out, data, count, seed, model, tier = job
+    from service.model import classifier, load_model
+    from service.recognizer import Recognizer
+
+    recognizer = Recognizer(classifier(load_model(model)))
+    pool = load_test_digits(data)
+    rng = np.random.default_rng(seed)
+    without = () if left_out == BASELINE else (left_out,)
+    reads, sources = [], []
+    for _ in range(count):
+        sample = generate(pool, tier, rng, without=without)
+        result = recognizer.recognize(sample.encoded)
+        valid = result.reject_reason not in ("no_digits", "unexpected_length")
+        reads.append(Read(sample.code, result.zip_code, result.confidence if valid else 0.0, result.accepted))
+        sources.append(sample.sources)
+    return left_out, reads, sources
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/mnist.npz", help="MNIST .npz; its test split is used")
+    parser.add_argument("--model", help="model folder (default: the bundled model)")
+    parser.add_argument("--tier", choices=TIERS, default="realistic")
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--effects", default=",".join(EFFECTS), help="effects to leave out, one run each")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes reading in parallel")
+    args = parser.parse_args(argv)
+    effects = [effect for effect in args.effects.split(",") if effect]
+    unknown = set(effects) - set(EFFECTS)
+    if unknown:
+        parser.error(f"unknown effects {sorted(unknown)}; known: {', '.join(EFFECTS)}")
+
+    jobs = [(name, args.data, args.count, args.seed, args.model, args.tier) for name in [BASELINE, *effects]]
+    if args.jobs > 1:
+        # spawn: a forked child of a process that has TensorFlow running can hang.
+        with get_context("spawn").Pool(min(args.jobs, len(jobs))) as workers:
+            done = workers.map(read_fields, jobs)
+    else:
+        done = [read_fields(job) for job in jobs]
+    runs = {name: (reads, sources) for name, reads, sources in done}
+    reads, sources = runs[BASELINE]
+
+    from service.model import classifier, load_model
+
+    pool = load_test_digits(args.data)
+    misread = misread_alone(classifier(load_model(args.model)), pool)
+    limited = [any(source in misread for source in field) for field in sources]
+    right = [r.guess == r.truth for r in reads]
+    others = [ok for ok, bad in zip(right, limited) if not bad]
+    print(f"\n{args.count} {args.tier} fields, seed {args.seed}: {sum(right)} codes read right ({np.mean(right):.1%})")
+    print(f"test digits the model misreads on their own: {len(misread)} of {sum(len(images) for images in pool.values())}")
+    print(f"fields holding one: {sum(limited)} ({np.mean(limited):.1%}), read right anyway: "
+          f"{sum(ok for ok, bad in zip(right, limited) if bad)}")
+    print(f"exact on the other {len(others)} fields: {np.mean(others):.1%}; wrong codes there: {len(others) - sum(others)}")
+
+    print("\n| left out | exact codes | right only without it | right only with it | net | reject for 0.5% error |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print(f"| {BASELINE} | {sum(right)} | | | | {reject_for_error(reads, 0.005):.1%} |")
+    for effect in effects:
+        twin = runs[effect][0]
+        gained = sum(not a and (b.guess == b.truth) for a, b in zip(right, twin))
+        lost = sum(a and (b.guess != b.truth) for a, b in zip(right, twin))
+        print(f"| {effect} | {sum(b.guess == b.truth for b in twin)} | {gained} | {lost} | {gained - lost:+d} | "
+              f"{reject_for_error(twin, 0.005):.1%} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""The benchmark tools' own behaviour: the generator's record of its digits, its effects left out on the
+same random draws, and the attribution of wrong codes (bench/attribution.py)."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from bench.attribution import main as attribution_main
+from bench.attribution import misread_alone
+from bench.zipgen import EFFECTS, SPECS, generate
+
+# Every effect applied to every field, so that leaving one out always changes the picture.
+EVERYTHING = dataclasses.replace(SPECS["realistic"], box_share=1.0, broken_share=1.0, dark_share=1.0, jpeg_share=1.0,
+                                 blur=3.0)  # blur is applied from a sigma of 0.3
+
+
+def _twins(pool, effect, seed=4):
+    full = generate(pool, "realistic", np.random.default_rng(seed), spec=EVERYTHING)
+    twin = generate(pool, "realistic", np.random.default_rng(seed), spec=EVERYTHING, without=(effect,))
+    return full, twin
+
+
+def test_a_field_records_the_mnist_digit_each_of_its_digits_was_written_from(digit_pool):
+    sample = generate(digit_pool, "realistic", np.random.default_rng(8), code="90210-3456")
+    assert [digit for digit, _ in sample.sources] == [9, 0, 2, 1, 0, 3, 4, 5, 6]
+    assert all(0 <= index < len(digit_pool[digit]) for digit, index in sample.sources)
+
+
+@pytest.mark.parametrize("effect", EFFECTS)
+def test_an_effect_left_out_changes_the_picture_and_nothing_else(digit_pool, effect):
+    full, twin = _twins(digit_pool, effect)
+    assert (twin.code, twin.sources) == (full.code, full.sources)
+    assert twin.image.shape == full.image.shape  # the same size, margins and layout were drawn
+    assert not np.array_equal(twin.image, full.image)
+    if effect not in ("slant", "rotation"):  # only those two move the digits
+        assert twin.boxes == full.boxes
+
+
+def test_a_field_without_jpeg_is_the_same_photograph_saved_losslessly(digit_pool):
+    full, twin = _twins(digit_pool, "jpeg")
+    assert (full.extension, twin.extension) == (".jpg", ".png")
+    assert np.abs(full.image.astype(int) - twin.image.astype(int)).mean() < 3
+
+
+def test_a_field_without_dark_paper_is_the_negative_of_its_twin(digit_pool):
+    full, twin = _twins(digit_pool, "dark")
+    assert full.image.mean() < 128 < twin.image.mean()
+
+
+def test_an_unknown_effect_is_refused(digit_pool):
+    with pytest.raises(ValueError, match="unknown effects"):
+        generate(digit_pool, "realistic", np.random.default_rng(1), without=("smudge",))
+
+
+def test_misread_alone_finds_a_digit_filed_under_the_wrong_label(digit_pool, recognizer):
+    ones, sevens = digit_pool[1], digit_pool[7]
+    pool = {1: ones[:20], 7: np.concatenate([sevens[:20], ones[20:21]])}
+    assert misread_alone(recognizer.classify, pool) == {(7, 20)}
+
+
+def test_attribution_reports_the_baseline_and_each_effect_left_out(subset_path, capsys):
+    assert attribution_main(["--data", str(subset_path), "--count", "6", "--effects", "broken,dark",
+                             "--jobs", "1", "--seed", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "6 realistic fields, seed 4:" in out
+    assert "test digits the model misreads on their own:" in out
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    assert {"nothing", "broken", "dark"} <= set(rows)
+    baseline = int(rows["nothing"].split("|")[2])
+    for effect in ("broken", "dark"):
+        exact, gained, lost, net = (int(cell) for cell in rows[effect].split("|")[2:6])
+        assert exact == baseline + gained - lost and net == gained - lost
