@@ -85,12 +85,15 @@ def curve(reads: list[Read]) -> tuple[np.ndarray, np.ndarray]:
     return 1.0 - kept / len(ranked), wrong / kept
 
 
+def read_sample(sample: Sample, recognizer) -> Read:
+    result = recognizer.recognize(sample.encoded)
+    valid = result.reject_reason not in ("no_digits", "unexpected_length")
+    return Read(sample.code, result.zip_code, result.confidence if valid else 0.0, result.accepted)
+
+
 def read_with_pipeline(samples: list[Sample], recognizer) -> tuple[list[Read], float]:
-    reads, started = [], time.perf_counter()
-    for sample in samples:
-        result = recognizer.recognize(sample.encoded)
-        valid = result.reject_reason not in ("no_digits", "unexpected_length")
-        reads.append(Read(sample.code, result.zip_code, result.confidence if valid else 0.0, result.accepted))
+    started = time.perf_counter()
+    reads = [read_sample(sample, recognizer) for sample in samples]
     return reads, (time.perf_counter() - started) / len(samples)
 
 

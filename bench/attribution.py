@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench.accuracy import Read, reject_for_error  # noqa: E402
+from bench.accuracy import Read, read_sample, reject_for_error  # noqa: E402
 from bench.zipgen import EFFECTS, TIERS, generate, load_test_digits  # noqa: E402
 
 BASELINE = "nothing"
@@ -52,9 +52,7 @@ def read_fields(job: tuple[str, str, int, int, str | None, str]) -> tuple[str, l
     reads, sources = [], []
     for _ in range(count):
         sample = generate(pool, tier, rng, without=without)
-        result = recognizer.recognize(sample.encoded)
-        valid = result.reject_reason not in ("no_digits", "unexpected_length")
-        reads.append(Read(sample.code, result.zip_code, result.confidence if valid else 0.0, result.accepted))
+        reads.append(read_sample(sample, recognizer))
         sources.append(sample.sources)
     return left_out, reads, sources
 
