@@ -14,6 +14,7 @@ Two measurements on the same generated fields:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from multiprocessing import get_context
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--effects", default=",".join(EFFECTS), help="effects to leave out, one run each")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes reading in parallel")
+    parser.add_argument("--reads", help="write every field's reads to this JSON-lines file, to look the fields up")
     args = parser.parse_args(argv)
     effects = [effect for effect in args.effects.split(",") if effect]
     unknown = set(effects) - set(EFFECTS)
@@ -104,7 +106,22 @@ def main(argv: list[str] | None = None) -> int:
         lost = sum(a and (b.guess != b.truth) for a, b in zip(right, twin))
         print(f"| {effect} | {sum(b.guess == b.truth for b in twin)} | {gained} | {lost} | {gained - lost:+d} | "
               f"{reject_for_error(twin, 0.005):.1%} |")
+    if args.reads:
+        write_reads(Path(args.reads), runs, limited)
     return 0
+
+
+def write_reads(path: Path, runs: dict[str, tuple[list[Read], list]], limited: list[bool]) -> None:
+    """One line per field: its index (regenerate it with the same seed), truth, sources, whether it holds
+    a digit the model misreads alone, and each run's code and confidence."""
+    reads, sources = runs[BASELINE]
+    with open(path, "w") as out:
+        for index, (read, field_sources, bad) in enumerate(zip(reads, sources, limited)):
+            out.write(json.dumps({
+                "index": index, "truth": read.truth, "sources": field_sources, "model_misreads_a_digit": bad,
+                "reads": {name: {"code": run[index].guess, "confidence": round(run[index].score, 4)}
+                          for name, (run, _) in runs.items()},
+            }) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """The benchmark tools' own behaviour: the generator's record of its digits, its effects left out on the
 same random draws, and the attribution of wrong codes (bench/attribution.py)."""
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 
 from bench.attribution import main as attribution_main
 from bench.attribution import misread_alone
-from bench.zipgen import EFFECTS, SPECS, generate
+from bench.zipgen import EFFECTS, SPECS, generate, load_test_digits
 
 # Every effect applied to every field, so that leaving one out always changes the picture.
 EVERYTHING = dataclasses.replace(SPECS["realistic"], box_share=1.0, broken_share=1.0, dark_share=1.0, jpeg_share=1.0,
@@ -58,9 +59,10 @@ def test_misread_alone_finds_a_digit_filed_under_the_wrong_label(digit_pool, rec
     assert misread_alone(recognizer.classify, pool) == {(7, 20)}
 
 
-def test_attribution_reports_the_baseline_and_each_effect_left_out(subset_path, capsys):
+def test_attribution_reports_the_baseline_and_each_effect_left_out(subset_path, capsys, tmp_path):
+    reads_path = tmp_path / "reads.jsonl"
     assert attribution_main(["--data", str(subset_path), "--count", "6", "--effects", "broken,dark",
-                             "--jobs", "1", "--seed", "4"]) == 0
+                             "--jobs", "1", "--seed", "4", "--reads", str(reads_path)]) == 0
     out = capsys.readouterr().out
     assert "6 realistic fields, seed 4:" in out
     assert "test digits the model misreads on their own:" in out
@@ -70,3 +72,14 @@ def test_attribution_reports_the_baseline_and_each_effect_left_out(subset_path, 
     for effect in ("broken", "dark"):
         exact, gained, lost, net = (int(cell) for cell in rows[effect].split("|")[2:6])
         assert exact == baseline + gained - lost and net == gained - lost
+
+    # The reads file: one line per field, the same field as the generator gives for that index.
+    fields = [json.loads(line) for line in reads_path.read_text().splitlines()]
+    assert [field["index"] for field in fields] == list(range(6))
+    rng = np.random.default_rng(4)
+    pool = load_test_digits(subset_path)
+    for field in fields:
+        sample = generate(pool, "realistic", rng)
+        assert (field["truth"], [tuple(source) for source in field["sources"]]) == (sample.code, sample.sources)
+        assert set(field["reads"]) == {"nothing", "broken", "dark"}
+    assert sum(field["reads"]["nothing"]["code"] == field["truth"] for field in fields) == baseline
