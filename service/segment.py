@@ -278,11 +278,14 @@ def segment(mask: np.ndarray, expected_length: int = 0) -> Segmentation:
             marks.append(piece)  # the hyphen, or a loose part of a digit that sits at mid-height
         # Other small marks (dots, specks) are dropped.
     hyphen = _hyphen([mark for mark in marks if _between_groups(mark, units, digit_height)])
+    if hyphen is not None and _target_length(_digits_by_width(units, digit_height), expected_length, True) == 5:
+        # Five digits even with a hyphen seen: there is no hyphen, and the mark is a loose part of a digit
+        # (the arm of a 4 broken off its stem, which read as a confident 1).
+        hyphen = None
     units = _attach_marks([mark for mark in marks if mark is not hyphen], units, digit_height)
     hyphen_x = hyphen.x if hyphen is not None else None
 
-    length = _target_length(sum(_parts_by_width(unit, digit_height) for unit in units), expected_length,
-                            hyphen_x is not None)
+    length = _target_length(_digits_by_width(units, digit_height), expected_length, hyphen_x is not None)
     return Segmentation(units=units, length=length, hyphen_x=hyphen_x, digit_height=digit_height)
 
 
@@ -308,12 +311,14 @@ def _between_groups(mark: Piece, units: list[Piece], digit_height: float) -> boo
 
 def _attach_marks(marks: list[Piece], units: list[Piece], digit_height: float) -> list[Piece]:
     """Mid-height marks that are not the hyphen join the nearest unit when close to it (a loose part of
-    that digit); farther ones are dropped like specks."""
+    that digit); farther ones are dropped like specks. Close: within 0.35 digit heights (0.25 dropped a
+    4's arm 0.25 heights from its stem, and the stem read as a 1; on 10,000 realistic fields no other
+    code changed)."""
     units = list(units)
     for mark in marks:
         gaps = [-_overlap(mark, unit) for unit in units]
         nearest = int(np.argmin(gaps))
-        if gaps[nearest] < 0.25 * digit_height:
+        if gaps[nearest] < 0.35 * digit_height:
             units[nearest] = _union(units[nearest], mark)
     return units
 
@@ -322,6 +327,10 @@ def _parts_by_width(unit: Piece, digit_height: float) -> int:
     """A single handwritten digit can be wider than tall (a sweeping 2, 5 or 7), so width alone says
     only that a blob over about two digits wide holds several."""
     return max(1, int(round(unit.width / (0.75 * digit_height)))) if unit.width > 1.9 * digit_height else 1
+
+
+def _digits_by_width(units: list[Piece], digit_height: float) -> int:
+    return sum(_parts_by_width(unit, digit_height) for unit in units)
 
 
 def _target_length(count: int, expected_length: int, hyphen_seen: bool) -> int:

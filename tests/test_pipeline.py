@@ -328,6 +328,21 @@ def test_a_dash_after_the_first_digit_is_a_loose_part_of_the_next_digit_not_the_
     assert second.x == 80 and second.x + second.width == 112
 
 
+def test_in_a_five_digit_field_a_dash_between_groups_is_a_loose_part_of_a_digit():
+    # 71946 with the 4's arm broken off at mid-height, a third of a digit height left of its stem: it
+    # stands where a ZIP+4 hyphen could (three digits before, two after), was taken for one and dropped,
+    # and the stem read as a confident 1. Five digits have no hyphen: the arm joins the stem.
+    mask = np.zeros((120, 440), np.uint8)
+    for left in [20, 100, 180, 280, 360]:
+        mask[30:90, left: left + 12] = 255
+    mask[57:63, 240:262] = 255  # the arm: 18 pixels (0.3 digit heights) left of the fourth stroke
+    seg = segment(mask)
+    assert seg.hyphen_x is None
+    assert seg.length == 5 and len(seg.units) == 5
+    fourth = seg.units[3]
+    assert fourth.x == 240 and fourth.x + fourth.width == 292
+
+
 def test_the_bars_of_two_7s_in_line_are_not_a_printed_rule():
     # A short field, "4 3 3 7 7" at 36 pixels: the two 7s' bars lie on one line, together longer than
     # a quarter of the photo, the shortest rule looked for. A rule must also be longer than the photo
