@@ -26,6 +26,11 @@ CUT_PRIOR_WIDE = 0.9
 CUT_PRIOR_NARROW = 0.5
 JOIN_PRIOR_FRAGMENT = 0.9
 JOIN_PRIOR_FULL = 0.5
+# A join is of a fragment when one of the two units is under this share of the digit height. 0.6 gave
+# the lower part of a 7 broken down its stem (0.60 high) the full-height prior, and its top was read
+# with the digit before it: 60471 read 60411. 0.8 read 3 more of 8,000 realistic fields right and broke
+# none, 0.9 no more (docs/benchmarks.md, twelfth round).
+JOIN_FRAGMENT_HEIGHT = 0.8
 # Two neighbours joined and cut into two digits again: the cut moves ink from one to the other. Only
 # for neighbours that (nearly) touch; the prior made no difference between 0.3 and 0.8 on seed 7.
 JOIN_CUT_PRIOR = 0.5
@@ -377,7 +382,7 @@ def candidates(segmentation: Segmentation, search: Search, around: set[int] | No
             joined = _union(unit, right)
             if -_overlap(unit, right) < join_search.max_gap * digit_height \
                     and joined.width <= join_search.max_join * digit_height:
-                fragment = min(unit.height, right.height) < 0.6 * digit_height
+                fragment = min(unit.height, right.height) < JOIN_FRAGMENT_HEIGHT * digit_height
                 proposals.append(Candidate(index, index + 2, [joined], JOIN_PRIOR_FRAGMENT if fragment else JOIN_PRIOR_FULL))
             if join_search.wide and -_overlap(unit, right) < JOIN_CUT_GAP * digit_height \
                     and _part_width_allowed(joined.width / 2 / digit_height, 2, join_search):

@@ -12,7 +12,7 @@ from service.decode import decode_image
 from service.guides import _box_height, remove_guides
 from service.normalize import normalize_digit
 from service.recognizer import RejectReason
-from service.segment import NARROW, WIDE, candidates, segment
+from service.segment import JOIN_PRIOR_FRAGMENT, NARROW, WIDE, candidates, segment
 
 CLEAN = SPECS["clean"]
 
@@ -193,6 +193,24 @@ def test_half_of_a_broken_digit_touching_the_next_digit_is_joined_to_its_other_h
             shot = generate(digit_pool, "clean", np.random.default_rng(seed), code=code, spec=spec)
             read += recognizer.recognize(shot.encoded, expected_length=5).zip_code == code
     assert read >= 10  # of 24; joining or cutting alone read 6
+
+
+def test_the_lower_part_of_a_digit_broken_down_its_stem_joins_it_as_a_fragment():
+    # 60471: the 7 broke into its bar with the top of the stem (full height) and the rest of the stem,
+    # 0.6 digit heights, beside it. Joined with the full-height prior, the 7 lost to a reading that gave
+    # its top to the 4 and read the rest as a 1.
+    mask = np.zeros((140, 420), np.uint8)
+    for left in [20, 100, 180, 330]:
+        mask[30:90, left: left + 12] = 255
+    mask[30:37, 222:258] = 255  # the bar
+    mask[37:90, 222:234] = 255  # the stem's top half, full height with the bar
+    mask[55:95, 257:268] = 255  # the rest, 40 rows high, overlapping the bar's columns by one
+    seg = segment(mask, expected_length=5)
+    assert seg.digit_height == 60 and len(seg.units) == 6
+    lower = seg.units[4]
+    assert lower.x == 257 and lower.height == 40
+    joins = [p for p in candidates(seg, WIDE) if (p.start, p.end) == (3, 5) and len(p.digits) == 1]
+    assert [p.prior for p in joins] == [JOIN_PRIOR_FRAGMENT]
 
 
 def test_a_wide_search_around_some_units_keeps_every_narrow_proposal(digit_pool):
