@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from service.binarize import InkImage, ink_image
+from service.bridge import bridged
 from service.decode import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, decode_image
 from service.guides import remove_guides
 from service.normalize import normalize_digit
@@ -85,7 +86,10 @@ def _digit_field(ink: np.ndarray, piece: Piece) -> np.ndarray:
     region = ink[piece.y: piece.y + piece.height, piece.x: piece.x + piece.width]
     # Keep the anti-aliased rim of the stroke: grow the piece's own pixels by one before masking.
     keep = cv2.dilate(piece.mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    return normalize_digit(np.where(keep, region, 0))
+    digit = np.where(keep, region, 0)
+    if cv2.connectedComponents(piece.mask.astype(np.uint8), connectivity=8)[0] > 2:  # in pieces: a broken digit
+        digit = bridged(digit)
+    return normalize_digit(digit)
 
 
 def _pieces_of(proposals: list[Candidate]) -> list[Piece]:
