@@ -1,9 +1,10 @@
 """Closing the narrow gaps of a digit that reaches the classifier in pieces: a stroke broken across, the
 halves of a digit split side by side and joined again by segmentation, which keeps only the pieces' own
 pixels, so the seam between them shows in the 28x28 field. Measured on fields, not on digits alone:
-MNIST test digits broken by a band of 4, 6 or 8% of their height read no better closed (996, 995, 994
-of 1,000, against 999, 997, 994 as they were); on generated realistic fields, where blur, binarisation and the
-seam widen the gaps, closing them reads more codes right (docs/benchmarks.md, twelfth round)."""
+MNIST test digits broken by a band of 4, 6 or 8% of their height read no better closed (996, 995,
+994 of 1,000, against 999, 997, 994 as they were); on generated realistic fields, where blur,
+binarisation and the seam widen the gaps, closing them reads more codes right (docs/benchmarks.md,
+twelfth round)."""
 from __future__ import annotations
 
 import cv2
@@ -22,8 +23,8 @@ BRIDGE_GAP = 0.07
 def bridged(digit: np.ndarray) -> np.ndarray:
     """digit: the ink (bright on black) of one proposed digit. The same ink with gaps narrower than
     BRIDGE_GAP of its height closed, where that joins its pieces and fills none of its loops; else as it
-    is. A closing also fills the narrow notches of a whole digit: no gain there, and small loops of a 9
-    or 0 closed read as a 7 or 2."""
+    is. A closing also fills narrow notches and small loops, and a 9 or 0 with its loop closed reads as
+    a 7 or 2: hence the guard."""
     size = max(3, round(BRIDGE_GAP * digit.shape[0]) | 1)
     closed = cv2.morphologyEx(digit, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
     before, after = _ink(digit), _ink(closed)
