@@ -28,7 +28,7 @@ JOIN_PRIOR_FRAGMENT = 0.9
 JOIN_PRIOR_FULL = 0.5
 # A join is of a fragment when one of the two units is under this share of the digit height. 0.6 gave
 # the lower part of a 7 broken down its stem (0.60 high) the full-height prior, and its top was read
-# with the digit before it: 60471 read 60411. 0.8 read 3 more of 8,000 realistic fields right and broke
+# with the digit before it: 60471 read 60411. 0.8 read 3 more of 7,500 realistic fields right and broke
 # none, 0.9 no more (docs/benchmarks.md, twelfth round).
 JOIN_FRAGMENT_HEIGHT = 0.8
 # Two neighbours joined and cut into two digits again: the cut moves ink from one to the other. Only

@@ -2,7 +2,7 @@
 import cv2
 import numpy as np
 
-from service.bridge import bridged
+from service.bridge import _loops, _pieces, bridged
 
 
 def _ring(gap_rows: int = 0) -> np.ndarray:
@@ -16,10 +16,7 @@ def _ring(gap_rows: int = 0) -> np.ndarray:
 def _count(ink: np.ndarray, loops: bool = False) -> int:
     """Pieces (or loops) of the solid ink: above half of full ink, where a thin gap still shows in 28x28."""
     binary = (ink > 127).astype(np.uint8)
-    if loops:
-        paper = cv2.copyMakeBorder(1 - binary, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
-        return cv2.connectedComponents(paper, connectivity=4)[0] - 2
-    return cv2.connectedComponents(binary, connectivity=8)[0] - 1
+    return _loops(binary) if loops else _pieces(binary)
 
 
 def test_a_thin_break_across_a_digit_is_closed_and_its_loop_comes_back():
