@@ -1,11 +1,13 @@
 """The benchmark tools' own behaviour: the generator's record of its digits, its effects left out on the
-same random draws, and the attribution of wrong codes (bench/attribution.py)."""
+same random draws, the attribution of wrong codes (bench/attribution.py), and the accuracy benchmark's
+figures per seed (bench/accuracy.py)."""
 import dataclasses
 import json
 
 import numpy as np
 import pytest
 
+from bench.accuracy import main as accuracy_main
 from bench.attribution import main as attribution_main
 from bench.attribution import misread_alone
 from bench.zipgen import EFFECTS, SPECS, generate, load_test_digits
@@ -83,3 +85,30 @@ def test_attribution_reports_the_baseline_and_each_effect_left_out(subset_path, 
         assert (field["truth"], [tuple(source) for source in field["sources"]]) == (sample.code, sample.sources)
         assert set(field["reads"]) == {"nothing", "broken", "dark"}
     assert sum(field["reads"]["nothing"]["code"] == field["truth"] for field in fields) == baseline
+
+
+def _table_rows(out: str, first_cell: str, cells: int) -> list[list[str]]:
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in out.splitlines() if line.startswith(f"| {first_cell}")]
+    return [row for row in rows if len(row) == cells]
+
+
+def test_accuracy_with_several_seeds_pools_their_fields_and_gives_each_seed_its_own_row(subset_path, capsys):
+    assert accuracy_main(["--data", str(subset_path), "--count", "5", "--tiers", "realistic", "--seeds", "3,4",
+                          "--no-tesseract"]) == 0
+    out = capsys.readouterr().out
+    assert "5 images per tier and seed (2 seeds)" in out
+    pooled, = _table_rows(out, "zipnet pipeline", 10)
+    per_seed = _table_rows(out, "realistic |", 7)
+    assert [row[1] for row in per_seed] == ["3", "4"]
+    # Equal draws per seed: the pooled exact-code share is the mean of the seeds' shares.
+    seed_exact = [float(row[2].rstrip("%")) for row in per_seed]
+    assert float(pooled[2].rstrip("%")) == pytest.approx(sum(seed_exact) / 2, abs=0.06)
+
+    # A seed's row is what that seed alone gives: each seed draws its fields from its own generator.
+    assert accuracy_main(["--data", str(subset_path), "--count", "5", "--tiers", "realistic", "--seed", "4",
+                          "--no-tesseract"]) == 0
+    alone = capsys.readouterr().out
+    assert _table_rows(alone, "realistic |", 7) == []  # one seed: no per-seed table
+    single, = _table_rows(alone, "zipnet pipeline", 10)
+    seed_four = per_seed[1]
+    assert [single[2], single[4], single[6], single[7], single[8]] == seed_four[2:]
