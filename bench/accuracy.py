@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,44 @@ def read_with_pipeline(samples: list[Sample], recognizer) -> tuple[list[Read], f
     return reads, (time.perf_counter() - started) / len(samples)
 
 
+@dataclass
+class Draw:
+    """What to generate and read in one process: `count` fields of a tier drawn from a seed."""
+    data: str
+    model: str | None
+    tier: str
+    seed: int
+    count: int
+    without: tuple[str, ...] = ()  # effects left out (bench/attribution.py)
+
+
+def generated(pool: dict[int, np.ndarray], draw: Draw) -> list[Sample]:
+    """The draw's fields, the same every time: the generator draws only from the seed's random numbers."""
+    rng = np.random.default_rng(draw.seed)
+    return [generate(pool, draw.tier, rng, without=draw.without) for _ in range(draw.count)]
+
+
+def read_draw(draw: Draw) -> tuple[list[Read], list[list[tuple[int, int]]], float]:
+    """Generate the draw's fields and read them with the model: the reads, each field's source digits, and
+    seconds per field. Loads its own model, so that a spawned process can run it."""
+    from service.model import classifier, load_model
+    from service.recognizer import Recognizer
+
+    recognizer = Recognizer(classifier(load_model(draw.model)))
+    samples = generated(load_test_digits(draw.data), draw)
+    reads, seconds = read_with_pipeline(samples, recognizer)
+    return reads, [sample.sources for sample in samples], seconds
+
+
+def read_draws(draws: list[Draw], jobs: int) -> list[tuple[list[Read], list[list[tuple[int, int]]], float]]:
+    """read_draw for each draw, in up to `jobs` processes."""
+    if jobs > 1 and len(draws) > 1:
+        # spawn: a forked child of a process that has TensorFlow running can hang.
+        with get_context("spawn").Pool(min(jobs, len(draws))) as workers:
+            return workers.map(read_draw, draws)
+    return [read_draw(draw) for draw in draws]
+
+
 def tesseract_read(path: Path, mode: int) -> str:
     completed = subprocess.run(
         ["tesseract", str(path), "stdout", "--psm", str(mode), "-c", "tessedit_char_whitelist=0123456789-"],
@@ -131,28 +170,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", help="comma-separated seeds, each drawing --count images per tier (replaces --seed)")
     parser.add_argument("--curve", help="write the error-versus-reject curve to this PNG")
     parser.add_argument("--no-tesseract", action="store_true")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="processes reading the seeds' draws in parallel (time per image is then each process's)")
     args = parser.parse_args(argv)
 
-    from service.model import classifier, load_model
-    from service.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer
+    from service.recognizer import DEFAULT_MIN_CONFIDENCE
 
-    recognizer = Recognizer(classifier(load_model(args.model)))
-    pool = load_test_digits(args.data)
     tesseract = None if args.no_tesseract else shutil.which("tesseract")
+    pool = load_test_digits(args.data) if tesseract else None  # Tesseract reads the same fields, generated again
     seeds = [int(seed) for seed in args.seeds.split(",")] if args.seeds else [args.seed]
     rows, curves, mode, thresholds, per_seed = [], {}, None, {}, []
     with tempfile.TemporaryDirectory() as scratch:
         for offset, tier in enumerate(args.tiers.split(",")):
-            samples, reads, seconds = [], [], 0.0
-            for seed in seeds:
-                rng = np.random.default_rng(seed + offset)
-                drawn = [generate(pool, tier, rng) for _ in range(args.count)]
-                seed_reads, seed_seconds = read_with_pipeline(drawn, recognizer)
+            draws = [Draw(args.data, args.model, tier, seed + offset, args.count) for seed in seeds]
+            reads, seconds = [], 0.0
+            for seed, (seed_reads, _, seed_seconds) in zip(seeds, read_draws(draws, args.jobs)):
                 per_seed.append((tier, seed, seed_reads))
-                samples += drawn
                 reads += seed_reads
-                seconds += seed_seconds * len(drawn)
-            seconds /= len(samples)
+                seconds += seed_seconds / len(seeds)
             curves[tier] = curve(reads)
             accepted = [r for r in reads if r.accepted]
             rows.append((
@@ -162,9 +197,10 @@ def main(argv: list[str] | None = None) -> int:
             ))
             thresholds[tier] = (threshold_for_error(reads, 0.01), threshold_for_error(reads, 0.005))
             if tesseract:
+                samples = [sample for draw in draws for sample in generated(pool, draw)]  # the same fields again
                 if mode is None:  # choose Tesseract's best page-segmentation mode once, on the first tier
                     trial = samples[: min(60, len(samples))]
-                    scores = {m: np.mean([r.guess == r.truth for r in read_with_tesseract(trial, m, Path(scratch))[0]])
+                    scores = {m: float(np.mean([r.guess == r.truth for r in read_with_tesseract(trial, m, Path(scratch))[0]]))
                               for m in TESSERACT_MODES}
                     mode = max(scores, key=scores.get)
                     print(f"tesseract page-segmentation modes on {len(trial)} {tier} images: {scores}; using --psm {mode}")

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench.accuracy import Read, read_sample, reject_for_error  # noqa: E402
-from bench.zipgen import EFFECTS, TIERS, generate, load_test_digits  # noqa: E402
+from bench.accuracy import Draw, Read, read_draws, reject_for_error  # noqa: E402
+from bench.zipgen import EFFECTS, TIERS, load_test_digits  # noqa: E402
 
 BASELINE = "nothing"
 
@@ -38,24 +37,6 @@ def misread_alone(classify, pool: dict[int, np.ndarray]) -> set[tuple[int, int]]
         predicted = np.asarray(classify(images)).argmax(axis=1)
         wrong.update((digit, int(index)) for index in np.flatnonzero(predicted != digit))
     return wrong
-
-
-def read_fields(job: tuple[str, str, int, int, str | None, str]) -> tuple[str, list[Read], list[list[tuple[int, int]]]]:
-    """Generate the tier's fields from the seed, leaving one effect out (none for BASELINE), and read them."""
-    left_out, data, count, seed, model, tier = job
-    from service.model import classifier, load_model
-    from service.recognizer import Recognizer
-
-    recognizer = Recognizer(classifier(load_model(model)))
-    pool = load_test_digits(data)
-    rng = np.random.default_rng(seed)
-    without = () if left_out == BASELINE else (left_out,)
-    reads, sources = [], []
-    for _ in range(count):
-        sample = generate(pool, tier, rng, without=without)
-        reads.append(read_sample(sample, recognizer))
-        sources.append(sample.sources)
-    return left_out, reads, sources
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,14 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown effects {sorted(unknown)}; known: {', '.join(EFFECTS)}")
 
-    jobs = [(name, args.data, args.count, args.seed, args.model, args.tier) for name in [BASELINE, *effects]]
-    if args.jobs > 1:
-        # spawn: a forked child of a process that has TensorFlow running can hang.
-        with get_context("spawn").Pool(min(args.jobs, len(jobs))) as workers:
-            done = workers.map(read_fields, jobs)
-    else:
-        done = [read_fields(job) for job in jobs]
-    runs = {name: (reads, sources) for name, reads, sources in done}
+    # The same fields with one effect left out each: the generator draws the same random numbers.
+    names = [BASELINE, *effects]
+    draws = [Draw(args.data, args.model, args.tier, args.seed, args.count, () if name == BASELINE else (name,))
+             for name in names]
+    runs = {name: (reads, sources) for name, (reads, sources, _) in zip(names, read_draws(draws, args.jobs))}
     reads, sources = runs[BASELINE]
 
     from service.model import classifier, load_model
