@@ -9,8 +9,9 @@ rejected; and the error-versus-reject curve drawn to a PNG. Tesseract 5 (digits 
 its page-segmentation modes on these images) reads the same images as the off-the-shelf baseline.
 
 With several --seeds, each seed draws its own --count images per tier; the rows pool them all, and a
-second table gives each seed's figures: on 2,000 realistic fields the exact-code figure moves by two
-points from one draw to the next, and the reject figures by more (docs/benchmarks.md).
+second table gives each seed's figures: on 2,000 realistic fields the exact-code figure moves by up to
+1.5 points from one draw to the next, and the reject figures by more (docs/benchmarks.md). --jobs reads
+the seeds' draws in parallel processes.
 """
 from __future__ import annotations
 

@@ -94,7 +94,7 @@ def _table_rows(out: str, first_cell: str, cells: int) -> list[list[str]]:
 
 def test_accuracy_with_several_seeds_pools_their_fields_and_gives_each_seed_its_own_row(subset_path, capsys):
     assert accuracy_main(["--data", str(subset_path), "--count", "5", "--tiers", "realistic", "--seeds", "3,4",
-                          "--no-tesseract"]) == 0
+                          "--jobs", "2", "--no-tesseract"]) == 0
     out = capsys.readouterr().out
     assert "5 images per tier and seed (2 seeds)" in out
     pooled, = _table_rows(out, "zipnet pipeline", 10)
@@ -104,7 +104,8 @@ def test_accuracy_with_several_seeds_pools_their_fields_and_gives_each_seed_its_
     seed_exact = [float(row[2].rstrip("%")) for row in per_seed]
     assert float(pooled[2].rstrip("%")) == pytest.approx(sum(seed_exact) / 2, abs=0.06)
 
-    # A seed's row is what that seed alone gives: each seed draws its fields from its own generator.
+    # A seed's row, read in its own process, is what that seed alone gives in this one: each seed draws its
+    # fields from its own generator.
     assert accuracy_main(["--data", str(subset_path), "--count", "5", "--tiers", "realistic", "--seed", "4",
                           "--no-tesseract"]) == 0
     alone = capsys.readouterr().out
