@@ -23,8 +23,10 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -98,12 +100,6 @@ def read_sample(sample: Sample, recognizer) -> Read:
     return Read(sample.code, result.zip_code, result.confidence if valid else 0.0, result.accepted)
 
 
-def read_with_pipeline(samples: list[Sample], recognizer) -> tuple[list[Read], float]:
-    started = time.perf_counter()
-    reads = [read_sample(sample, recognizer) for sample in samples]
-    return reads, (time.perf_counter() - started) / len(samples)
-
-
 @dataclass
 class Draw:
     """What to generate and read in one process: `count` fields of a tier drawn from a seed."""
@@ -115,10 +111,12 @@ class Draw:
     without: tuple[str, ...] = ()  # effects left out (bench/attribution.py)
 
 
-def generated(pool: dict[int, np.ndarray], draw: Draw) -> list[Sample]:
-    """The draw's fields, the same every time: the generator draws only from the seed's random numbers."""
+def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
+    """The draw's fields one at a time (a hard field's photo can be megabytes), the same every time: the
+    generator draws only from the seed's random numbers."""
     rng = np.random.default_rng(draw.seed)
-    return [generate(pool, draw.tier, rng, without=draw.without) for _ in range(draw.count)]
+    for _ in range(draw.count):
+        yield generate(pool, draw.tier, rng, without=draw.without)
 
 
 def read_draw(draw: Draw) -> tuple[list[Read], list[list[tuple[int, int]]], float]:
@@ -128,9 +126,13 @@ def read_draw(draw: Draw) -> tuple[list[Read], list[list[tuple[int, int]]], floa
     from service.recognizer import Recognizer
 
     recognizer = Recognizer(classifier(load_model(draw.model)))
-    samples = generated(load_test_digits(draw.data), draw)
-    reads, seconds = read_with_pipeline(samples, recognizer)
-    return reads, [sample.sources for sample in samples], seconds
+    reads, sources, seconds = [], [], 0.0
+    for sample in generated(load_test_digits(draw.data), draw):
+        started = time.perf_counter()  # the reading only, not the generator
+        reads.append(read_sample(sample, recognizer))
+        seconds += time.perf_counter() - started
+        sources.append(sample.sources)
+    return reads, sources, seconds / max(1, draw.count)
 
 
 def read_draws(draws: list[Draw], jobs: int) -> list[tuple[list[Read], list[list[tuple[int, int]]], float]]:
@@ -151,14 +153,14 @@ def tesseract_read(path: Path, mode: int) -> str:
     return f"{found[:5]}-{found[5:]}" if len(found) == 9 else found
 
 
-def read_with_tesseract(samples: list[Sample], mode: int, folder: Path) -> tuple[list[Read], float]:
+def read_with_tesseract(samples: Iterable[Sample], mode: int, folder: Path) -> tuple[list[Read], float]:
     reads, started = [], time.perf_counter()
     for index, sample in enumerate(samples):
         path = folder / f"{index}{sample.extension}"
         path.write_bytes(sample.encoded)
         guess = tesseract_read(path, mode)
         reads.append(Read(sample.code, guess, 0.0, False))
-    return reads, (time.perf_counter() - started) / len(samples)
+    return reads, (time.perf_counter() - started) / max(1, len(reads))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,13 +200,13 @@ def main(argv: list[str] | None = None) -> int:
             ))
             thresholds[tier] = (threshold_for_error(reads, 0.01), threshold_for_error(reads, 0.005))
             if tesseract:
-                samples = [sample for draw in draws for sample in generated(pool, draw)]  # the same fields again
                 if mode is None:  # choose Tesseract's best page-segmentation mode once, on the first tier
-                    trial = samples[: min(60, len(samples))]
+                    trial = list(islice(generated(pool, draws[0]), 60))
                     scores = {m: float(np.mean([r.guess == r.truth for r in read_with_tesseract(trial, m, Path(scratch))[0]]))
                               for m in TESSERACT_MODES}
                     mode = max(scores, key=scores.get)
                     print(f"tesseract page-segmentation modes on {len(trial)} {tier} images: {scores}; using --psm {mode}")
+                samples = (sample for draw in draws for sample in generated(pool, draw))  # the same fields again
                 t_reads, t_seconds = read_with_tesseract(samples, mode, Path(scratch))
                 rows.append((f"tesseract --psm {mode} | {tier}", np.mean([r.guess == r.truth for r in t_reads]),
                              digit_accuracy(t_reads), float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), t_seconds))
