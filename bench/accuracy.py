@@ -9,7 +9,8 @@ rejected; and the error-versus-reject curve drawn to a PNG. Tesseract 5 (digits 
 its page-segmentation modes on these images) reads the same images as the off-the-shelf baseline.
 
 With several --seeds, each seed draws its own --count images per tier; the rows pool them all, and a
-second table gives each seed's figures: on 2,000 realistic fields the exact-code figure moves by up to
+second table gives each draw's figures under the generator's seed (a tier's seeds are offset by its
+place in --tiers, as with --seed): on 2,000 realistic fields the exact-code figure moves by up to
 1.5 points from one draw to the next, and the reject figures by more (docs/benchmarks.md). --jobs reads
 the seeds' draws in parallel processes.
 """
@@ -187,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         for offset, tier in enumerate(args.tiers.split(",")):
             draws = [Draw(args.data, args.model, tier, seed + offset, args.count) for seed in seeds]
             reads, seconds = [], 0.0
-            for seed, (seed_reads, _, seed_seconds) in zip(seeds, read_draws(draws, args.jobs)):
-                per_seed.append((tier, seed, seed_reads))
+            for draw, (seed_reads, _, seed_seconds) in zip(draws, read_draws(draws, args.jobs)):
+                per_seed.append((tier, draw.seed, seed_reads))  # the generator's seed: --seed TIER_SEED reproduces it
                 reads += seed_reads
                 seconds += seed_seconds / len(seeds)
             curves[tier] = curve(reads)
