@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
@@ -120,15 +121,22 @@ def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
         yield generate(pool, draw.tier, rng, without=draw.without)
 
 
-def read_draw(draw: Draw) -> tuple[list[Read], list[list[tuple[int, int]]], float]:
-    """Generate the draw's fields and read them with the model: the reads, each field's source digits, and
-    seconds per field. Loads its own model, so that a spawned process can run it."""
+@lru_cache(maxsize=1)
+def _reader(model: str | None, data: str):
+    """The recogniser and the test digits of this process, loaded once however many draws it reads (a
+    process of the pool reads several, and so does one process without --jobs)."""
     from service.model import classifier, load_model
     from service.recognizer import Recognizer
 
-    recognizer = Recognizer(classifier(load_model(draw.model)))
+    return Recognizer(classifier(load_model(model))), load_test_digits(data)
+
+
+def read_draw(draw: Draw) -> tuple[list[Read], list[list[tuple[int, int]]], float]:
+    """Generate the draw's fields and read them with the model: the reads, each field's source digits, and
+    seconds per field. Loads the model in the process it runs in, so that a spawned process can run it."""
+    recognizer, pool = _reader(draw.model, draw.data)
     reads, sources, seconds = [], [], 0.0
-    for sample in generated(load_test_digits(draw.data), draw):
+    for sample in generated(pool, draw):
         started = time.perf_counter()  # the reading only, not the generator
         reads.append(read_sample(sample, recognizer))
         seconds += time.perf_counter() - started
