@@ -122,7 +122,7 @@ def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
 
 
 @lru_cache(maxsize=1)
-def _reader(model: str | None, data: str):
+def process_reader(model: str | None, data: str):
     """The recogniser and the test digits of this process, loaded once however many draws it reads (a
     process of the pool reads several, and so does one process without --jobs)."""
     from service.model import classifier, load_model
@@ -134,7 +134,7 @@ def _reader(model: str | None, data: str):
 def read_draw(draw: Draw) -> tuple[list[Read], list[list[tuple[int, int]]], float]:
     """Generate the draw's fields and read them with the model: the reads, each field's source digits, and
     seconds per field. Loads the model in the process it runs in, so that a spawned process can run it."""
-    recognizer, pool = _reader(draw.model, draw.data)
+    recognizer, pool = process_reader(draw.model, draw.data)
     reads, sources, seconds = [], [], 0.0
     for sample in generated(pool, draw):
         started = time.perf_counter()  # the reading only, not the generator

@@ -24,8 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench.accuracy import Draw, Read, read_draws, reject_for_error  # noqa: E402
-from bench.zipgen import EFFECTS, TIERS, load_test_digits  # noqa: E402
+from bench.accuracy import Draw, Read, process_reader, read_draws, reject_for_error  # noqa: E402
+from bench.zipgen import EFFECTS, TIERS  # noqa: E402
 
 BASELINE = "nothing"
 
@@ -62,10 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = {name: (reads, sources) for name, (reads, sources, _) in zip(names, read_draws(draws, args.jobs))}
     reads, sources = runs[BASELINE]
 
-    from service.model import classifier, load_model
-
-    pool = load_test_digits(args.data)
-    misread = misread_alone(classifier(load_model(args.model)), pool)
+    recognizer, pool = process_reader(args.model, args.data)  # loaded already when --jobs 1
+    misread = misread_alone(recognizer.classify, pool)
     limited = [any(source in misread for source in field) for field in sources]
     right = [r.guess == r.truth for r in reads]
     others = [ok for ok, bad in zip(right, limited) if not bad]
