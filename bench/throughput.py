@@ -108,10 +108,11 @@ SETUPS = (
 )
 
 
-def service_rows(corpus, duration: float) -> list[dict]:
+def service_rows(corpus, duration: float, model: str | None = None) -> list[dict]:
     rows = []
+    model_flags = ("--model", model) if model else ()
     for label, flags, workers, mode, concurrencies in SETUPS:
-        server = ServerProcess(*flags, workers=workers)
+        server = ServerProcess(*flags, *model_flags, workers=workers)
         try:
             asyncio.run(run_load(server.target, corpus, 4, 2.0, mode))  # warm the server up
             for concurrency in concurrencies:
@@ -168,10 +169,17 @@ def tesseract_row(folder: Path, seconds: float) -> dict | None:
             "errors": 0, "correct": None, "cpu_ms": None, "cores": None}
 
 
-def model_rows(seconds_each: float = 3.0) -> list[dict]:
+def model_folder(model_dir: str | None) -> Path:
+    from service.model import BUNDLED_MODEL_DIR
+    from training.export import resolve_version_dir
+
+    return resolve_version_dir(model_dir or BUNDLED_MODEL_DIR)
+
+
+def model_rows(model_dir: str | None = None, seconds_each: float = 3.0) -> list[dict]:
     from service.model import classifier, load_model
 
-    model = load_model()
+    model = load_model(model_dir)
     rows = []
     # The service's engine on a CPU (the SavedModel converted to LiteRT), its 8-bit variant, and the
     # SavedModel itself.
@@ -194,18 +202,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/mnist.npz")
     parser.add_argument("--images", help="corpus folder (default: 200 generated realistic-tier images)")
+    parser.add_argument("--model", metavar="DIR", help="model root or version folder (default: the bundled model)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load step")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(args.images) if args.images else make_corpus(args.data, 200, Path(scratch))
         corpus = load_corpus(folder)
-        rows = service_rows(corpus, args.duration)
+        rows = service_rows(corpus, args.duration, args.model)
         tesseract = tesseract_row(folder, args.duration)
-    models = model_rows()
+    models = model_rows(args.model)
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu}), load generator on the same machine, "
-          f"{len(corpus)} realistic-tier images, {args.duration:.0f} s per row\n")
+          f"{len(corpus)} realistic-tier images, {args.duration:.0f} s per row, model {model_folder(args.model)}\n")
     print("| what | mode | concurrency | images/s | p50 ms | p95 ms | p99 ms | errors | correct codes "
           "| server CPU ms per image | server cores busy |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
