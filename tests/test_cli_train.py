@@ -74,11 +74,17 @@ def test_train_with_fields_learns_them_from_the_start(tmp_path, subset_path, fie
     assert card["training_data"]["train_images"] == 2000 and "fine_tuned_from" not in card
 
 
-def test_ensemble_averages_its_members_in_one_saved_model(tmp_path, subset_path, subset, capsys):
+def _two_base_models(tmp_path, subset_path) -> list[Path]:
+    """Two base networks from different seeds, exported under tmp_path: an ensemble's members."""
     roots = [tmp_path / "a", tmp_path / "b"]
     for seed, root in enumerate(roots, start=1):
         assert main(["train", "--arch", "base", "--epochs", "1", "--seed", str(seed), "--data", str(subset_path),
                      "--export", str(root)]) == 0
+    return roots
+
+
+def test_ensemble_averages_its_members_in_one_saved_model(tmp_path, subset_path, subset, capsys):
+    roots = _two_base_models(tmp_path, subset_path)
     joined = tmp_path / "joined"
     assert main(["ensemble", "--models", *map(str, roots), "--data", str(subset_path), "--export", str(joined)]) == 0
     out = capsys.readouterr().out
@@ -100,6 +106,30 @@ def test_ensemble_of_one_model_is_a_one_line_error(tmp_path, subset_path, capsys
     assert main(["train", "--arch", "fc", "--epochs", "1", "--data", str(subset_path), "--export", str(root)]) == 0
     assert main(["ensemble", "--models", str(root), "--data", str(subset_path), "--export", str(tmp_path / "e")]) == 2
     assert "at least two models" in capsys.readouterr().err
+
+
+def test_member_exports_one_network_of_an_ensemble_as_a_model(tmp_path, subset_path, subset, capsys):
+    roots = _two_base_models(tmp_path, subset_path)
+    joined = tmp_path / "pair"
+    assert main(["ensemble", "--models", *map(str, roots), "--data", str(subset_path), "--export", str(joined)]) == 0
+    assert main(["member", "--model", str(joined), "--number", "2", "--export", str(tmp_path / "second")]) == 0
+    assert "exported" in capsys.readouterr().out
+
+    single = load_exported(tmp_path / "second")
+    digits = subset.x_test[:50]
+    np.testing.assert_allclose(single.predict(digits).numpy(), load_exported(roots[1]).predict(digits).numpy(),
+                               atol=1e-6)  # the second member's answers, not the first's or the average
+    card = single.card
+    assert card["version"] == 1 and card["architecture"] == "base" and card["parameters"] == 54_410
+    assert card["seed"] == 2 and card["member_of"]["number"] == 2
+    assert card["member_of"]["model"] == str(joined / "1") and card["member_of"]["trained_as"] == str(roots[1] / "1")
+
+
+def test_member_of_a_model_that_is_no_ensemble_is_a_one_line_error(tmp_path, subset_path, capsys):
+    root = tmp_path / "single"
+    assert main(["train", "--arch", "fc", "--epochs", "1", "--data", str(subset_path), "--export", str(root)]) == 0
+    assert main(["member", "--model", str(root), "--number", "1", "--export", str(tmp_path / "out")]) == 2
+    assert "no member 1 (its card lists 0 members; only an ensemble has members)" in capsys.readouterr().err
 
 
 def test_finetune_goes_on_from_an_exported_model_with_field_digits(tmp_path, subset_path, fields, capsys):

@@ -77,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--export", required=True, metavar="DIR", help="model root; writes DIR/<version>/")
     ensemble.add_argument("--version", type=int, help="version folder to write (default: next free number)")
 
+    member = commands.add_parser(
+        "member", help="export one member of an ensemble as a model of its own (half the cost per digit)",
+    )
+    member.add_argument("--model", required=True, metavar="DIR",
+                        help="an ensemble (zipcode-train ensemble): model root (its highest version) or version folder")
+    member.add_argument("--number", required=True, type=int, help="which member, 1-based, in the order its card lists them")
+    member.add_argument("--export", required=True, metavar="DIR", help="model root; writes DIR/<version>/")
+    member.add_argument("--version", type=int, help="version folder to write (default: next free number)")
+
     evaluate = commands.add_parser("evaluate", help="score an exported model and draw its confusion matrix")
     evaluate.add_argument("--model", required=True, metavar="DIR", help="model root or version folder")
     add_data(evaluate)
@@ -89,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         commands = {"train": _train, "compare": _compare, "finetune": _finetune, "ensemble": _ensemble,
-                    "evaluate": _evaluate}
+                    "member": _member, "evaluate": _evaluate}
         return commands[args.command](args)
     except (DataError, ModelDirError) as error:
         print(f"zipcode-train: error: {error}", file=sys.stderr)
@@ -222,6 +231,38 @@ def _ensemble(args: argparse.Namespace) -> int:
                           "train_images": len(dataset.x_train), "test_images": len(dataset.x_test)},
     }
     print(f"exported         {export_model(model, args.export, card, args.version)}")
+    return 0
+
+
+def _member(args: argparse.Namespace) -> int:
+    """The ensemble's copy of the member: the same weights it was averaged with, so no build/ folder of
+    `make model` is needed to serve one."""
+    from training.architectures import ARCHITECTURES
+    from training.errors import ModelDirError
+    from training.export import copy_of, export_model, keras_file, read_card, resolve_version_dir
+
+    folder = resolve_version_dir(args.model)
+    card = read_card(folder)
+    members = card.get("members", [])
+    if not 1 <= args.number <= len(members):
+        raise ModelDirError(f"{folder}: no member {args.number} (its card lists {len(members)} members; "
+                            "only an ensemble has members)")
+    import keras
+
+    ensemble = keras.models.load_model(keras_file(folder, "take a member from"))
+    member_card = members[args.number - 1]
+    arch = member_card.get("architecture", "zipnet")
+    model = copy_of(ensemble.get_layer(f"member_{args.number}"), arch)
+    exported = export_model(model, args.export, {
+        "description": ARCHITECTURES[arch].description if arch in ARCHITECTURES else "",
+        **{key: value for key, value in member_card.items() if key not in ("model", "version")},
+        "parameters": model.count_params(),
+        "member_of": {"model": str(folder), "number": args.number, "test_accuracy": card.get("test_accuracy"),
+                      "trained_as": member_card.get("model")},
+    }, args.version)
+    print(f"member           {args.number} of {folder}  test accuracy {member_card.get('test_accuracy', float('nan')):.2%}")
+    print(f"parameters       {model.count_params():,}")
+    print(f"exported         {exported}")
     return 0
 
 
