@@ -5,7 +5,8 @@ TensorFlow Lite and run by LiteRT (ai-edge-litert) with its XNNPACK kernels: 2x 
 of the SavedModel at the batch sizes the service sees (about 10 digits per image), 6x for one digit,
 with probabilities within 1e-6 of it (docs/benchmarks.md). On a GPU the SavedModel runs as it is, in
 TensorFlow. tflite-int8, asked for by name only, stores the weights as 8-bit integers (dynamic-range
-quantisation): about 2.8x tflite's speed, probabilities within a few hundredths of the SavedModel's."""
+quantisation): about 2.8x tflite's speed where the CPU has AVX-512 (no faster on one without),
+probabilities within a few hundredths of the SavedModel's."""
 from __future__ import annotations
 
 import logging
