@@ -235,3 +235,24 @@ def test_health_command_fails_when_nobody_listens():
     with grpc.insecure_channel("127.0.0.1:1"):
         pass
     assert client_main(["--target", "127.0.0.1:1", "--timeout", "2", "health"]) == 1
+
+
+def test_one_member_of_the_bundled_model_serves_with_model(tmp_path, shots, client):
+    # The faster choice the README offers: one zipnet out of the bundled pair, served with --model.
+    from tests.conftest import BUNDLED_MODEL
+    from training.cli import main as train_main
+
+    assert train_main(["member", "--model", str(BUNDLED_MODEL), "--number", "2", "--export", str(tmp_path)]) == 0
+    member = RecognizerServer(local_config(model=str(tmp_path))).start().load()
+    try:
+        with ZipCodeClient(f"127.0.0.1:{member.port}", timeout=30) as fast:
+            info = fast.model_info()
+            assert info.architecture == "zipnet" and info.parameters == 871_978 and info.model_version == "1"
+            answers = [fast.recognize(shot.encoded) for shot in shots[:10]]
+            assert sum(answer.zip_code == shot.code for answer, shot in zip(answers, shots)) >= 9
+            assert all(answer.model_version == "1" for answer in answers)
+            # Its own probabilities, not the pair's: the confidences differ from the bundled server's.
+            paired = [client.recognize(shot.encoded).confidence for shot in shots[:10]]
+            assert [answer.confidence for answer in answers] != pytest.approx(paired, abs=1e-6)
+    finally:
+        member.stop(1)
