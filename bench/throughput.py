@@ -169,17 +169,10 @@ def tesseract_row(folder: Path, seconds: float) -> dict | None:
             "errors": 0, "correct": None, "cpu_ms": None, "cores": None}
 
 
-def model_folder(model_dir: str | None) -> Path:
-    from service.model import BUNDLED_MODEL_DIR
-    from training.export import resolve_version_dir
+def model_rows(model, seconds_each: float = 3.0) -> list[dict]:
+    """model: the ExportedModel the servers ran (service.model.load_model)."""
+    from service.model import classifier
 
-    return resolve_version_dir(model_dir or BUNDLED_MODEL_DIR)
-
-
-def model_rows(model_dir: str | None = None, seconds_each: float = 3.0) -> list[dict]:
-    from service.model import classifier, load_model
-
-    model = load_model(model_dir)
     rows = []
     # The service's engine on a CPU (the SavedModel converted to LiteRT), its 8-bit variant, and the
     # SavedModel itself.
@@ -210,11 +203,14 @@ def main(argv: list[str] | None = None) -> int:
         corpus = load_corpus(folder)
         rows = service_rows(corpus, args.duration, args.model)
         tesseract = tesseract_row(folder, args.duration)
-    models = model_rows(args.model)
+    from service.model import load_model
+
+    model = load_model(args.model)
+    models = model_rows(model)
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu}), load generator on the same machine, "
-          f"{len(corpus)} realistic-tier images, {args.duration:.0f} s per row, model {model_folder(args.model)}\n")
+          f"{len(corpus)} realistic-tier images, {args.duration:.0f} s per row, model {model.directory}\n")
     print("| what | mode | concurrency | images/s | p50 ms | p95 ms | p99 ms | errors | correct codes "
           "| server CPU ms per image | server cores busy |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

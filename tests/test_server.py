@@ -13,7 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.zipgen import generate
-from tests.conftest import BUNDLED_VERSION
+from tests.conftest import BUNDLED_MODEL, BUNDLED_VERSION
 from service.api import zipcode_pb2 as pb
 from service.client import ZipCodeClient
 from service.client_cli import main as client_main
@@ -239,7 +239,6 @@ def test_health_command_fails_when_nobody_listens():
 
 def test_one_member_of_the_bundled_model_serves_with_model(tmp_path, shots, client):
     # The faster choice the README offers: one zipnet out of the bundled pair, served with --model.
-    from tests.conftest import BUNDLED_MODEL
     from training.cli import main as train_main
 
     assert train_main(["member", "--model", str(BUNDLED_MODEL), "--number", "2", "--export", str(tmp_path)]) == 0
