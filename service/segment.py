@@ -279,8 +279,10 @@ def segment(mask: np.ndarray, expected_length: int = 0) -> Segmentation:
     for piece in pieces:
         if piece.height >= 0.4 * digit_height or piece.width >= 0.9 * digit_height:
             units.append(piece)
-        elif units and piece.width >= 0.08 * digit_height and abs(piece.centre_y() - line_centre) < 0.3 * digit_height:
-            marks.append(piece)  # the hyphen, or a loose part of a digit that sits at mid-height
+        elif piece.width >= 0.08 * digit_height and abs(piece.centre_y() - line_centre) < 0.3 * digit_height:
+            # The hyphen, or a loose part of a digit that sits at mid-height: the first digit's too (the
+            # left end of a 7's bar, broken off, was dropped and the stem read as a 1).
+            marks.append(piece)
         # Other small marks (dots, specks) are dropped.
     hyphen = _hyphen([mark for mark in marks if _between_groups(mark, units, digit_height)])
     if hyphen is not None and _target_length(_digits_by_width(units, digit_height), expected_length, True) == 5:
@@ -319,6 +321,8 @@ def _attach_marks(marks: list[Piece], units: list[Piece], digit_height: float) -
     that digit); farther ones are dropped like specks. Close: within 0.35 digit heights (0.25 dropped a
     4's arm 0.25 heights from its stem, and the stem read as a 1; on 10,000 realistic fields no other
     code changed)."""
+    if not units:  # marks alone are no digits
+        return []
     units = list(units)
     for mark in marks:
         gaps = [-_overlap(mark, unit) for unit in units]

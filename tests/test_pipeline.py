@@ -346,6 +346,19 @@ def test_a_dash_after_the_first_digit_is_a_loose_part_of_the_next_digit_not_the_
     assert second.x == 80 and second.x + second.width == 112
 
 
+def test_a_loose_part_left_of_the_first_digit_joins_it():
+    # 76987 with the left end of the 7's bar broken off, at mid-height and close to the stem: it stood
+    # before every unit, was dropped like a speck, and the stem read as a confident 1.
+    mask = np.zeros((120, 440), np.uint8)
+    for left in [40, 120, 200, 280, 360]:
+        mask[30:90, left: left + 12] = 255
+    mask[50:70, 20:34] = 255  # the bar's end: 6 pixels left of the first stroke, under 0.4 digit heights tall
+    seg = segment(mask)
+    assert seg.length == 5 and len(seg.units) == 5
+    first = seg.units[0]
+    assert first.x == 20 and first.x + first.width == 52
+
+
 def test_in_a_five_digit_field_a_dash_between_groups_is_a_loose_part_of_a_digit():
     # 71946 with the 4's arm broken off at mid-height, a third of a digit height left of its stem: it
     # stands where a ZIP+4 hyphen could (three digits before, two after), was taken for one and dropped,
