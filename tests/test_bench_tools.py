@@ -9,7 +9,7 @@ import pytest
 
 from bench.accuracy import main as accuracy_main
 from bench.attribution import main as attribution_main
-from bench.attribution import misread_alone
+from bench.attribution import misread_alone, unsure_alone
 from bench.zipgen import EFFECTS, SPECS, generate, load_test_digits
 
 # Every effect applied to every field, so that leaving one out always changes the picture.
@@ -61,6 +61,20 @@ def test_misread_alone_finds_a_digit_filed_under_the_wrong_label(digit_pool, rec
     assert misread_alone(recognizer.classify, pool) == {(7, 20)}
 
 
+def test_unsure_alone_finds_the_digits_read_right_below_the_probability(digit_pool, recognizer):
+    ones, sevens = digit_pool[1], digit_pool[7]
+    pool = {1: ones[:20], 7: np.concatenate([sevens[:20], ones[20:21]])}
+    everything_right = {(digit, index) for digit, images in pool.items() for index in range(len(images))} - {(7, 20)}
+    # Every right read is below a probability over 1, none below 0; the misread digit never counts.
+    assert unsure_alone(recognizer.classify, pool, 1.01) == everything_right
+    assert unsure_alone(recognizer.classify, pool, 0.0) == set()
+    own = {(digit, index): float(row[digit]) for digit, images in pool.items()
+           for index, row in enumerate(np.asarray(recognizer.classify(images)))}
+    ranked = sorted(own[key] for key in everything_right)
+    middle = (ranked[len(ranked) // 2 - 1] + ranked[len(ranked) // 2]) / 2  # between two digits, not on one
+    assert unsure_alone(recognizer.classify, pool, middle) == {key for key in everything_right if own[key] < middle}
+
+
 def test_attribution_reports_the_baseline_and_each_effect_left_out(subset_path, capsys, tmp_path):
     reads_path = tmp_path / "reads.jsonl"
     assert attribution_main(["--data", str(subset_path), "--count", "6", "--effects", "broken,dark",
@@ -68,6 +82,8 @@ def test_attribution_reports_the_baseline_and_each_effect_left_out(subset_path, 
     out = capsys.readouterr().out
     assert "6 realistic fields, seed 4:" in out
     assert "test digits the model misreads on their own:" in out
+    fragile_line, = [line for line in out.splitlines() if line.startswith("of the other fields, holding one:")]
+    fragile_count = int(fragile_line.split("holding one: ")[1].split(",")[0])
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
     assert {"nothing", "broken", "dark"} <= set(rows)
     baseline = int(rows["nothing"].split("|")[2])
@@ -84,6 +100,8 @@ def test_attribution_reports_the_baseline_and_each_effect_left_out(subset_path, 
         sample = generate(pool, "realistic", rng)
         assert (field["truth"], [tuple(source) for source in field["sources"]]) == (sample.code, sample.sources)
         assert set(field["reads"]) == {"nothing", "broken", "dark"}
+        assert not (field["model_misreads_a_digit"] and field["model_unsure_of_a_digit"])
+    assert sum(field["model_unsure_of_a_digit"] for field in fields) == fragile_count
     assert sum(field["reads"]["nothing"]["code"] == field["truth"] for field in fields) == baseline
 
 
