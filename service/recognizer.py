@@ -18,7 +18,8 @@ from service.decode import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, decode_image
 from service.guides import remove_guides
 from service.normalize import normalize_digit
 from service.reading import best_reading
-from service.segment import NARROW, WIDE, Candidate, Piece, Search, Segmentation, candidates, segment
+from service.segment import (LEANING, NARROW, SLANT_PRIOR, WIDE, Candidate, Piece, Search, Segmentation, candidates,
+                             segment)
 
 # Confidence of a whole code (the product of its digits' confidences) needed to accept the read. Chosen
 # from the error-versus-reject curve of bench/accuracy.py; see docs/benchmarks.md.
@@ -190,21 +191,26 @@ class Recognizer:
         started = time.perf_counter()
         inked, segmentation, scale = _segmented(bgr, expected_length)
         # Most fields read confidently on the narrow search; only the others pay for the wide one, and
-        # only around the digits in doubt. The wide proposals include the narrow ones, so its best
-        # reading never scores below the narrow one's.
+        # only around the digits in doubt; the few still in doubt then for the leaning cuts, around the
+        # same digits. Each search's proposals include the one before's, so its best reading never scores
+        # below the one before's.
         around: set[int] | None = None
-        seen = _ClassifiedPieces(inked.ink, classify or self.classify)  # the wide search repeats the narrow one's
+        seen = _ClassifiedPieces(inked.ink, classify or self.classify)  # each search repeats the one before's
         floor = 0.0
-        for search in (NARROW, self.wide):
+        for number, search in enumerate((NARROW, self.wide, LEANING)):
+            if number == 2 and floor >= SLANT_PRIOR:
+                break  # no reading with a leaning cut can score as high as the one made
             proposals = [proposal for proposal in candidates(segmentation, search, around) if _can_win(proposal, floor)]
             fields, probabilities = seen.classify(_pieces_of(proposals))
             digits, chosen, score = self._read(fields, probabilities, segmentation, proposals, scale)
-            recognition = self._decide(digits, expected_length, threshold)
+            leaning = any(proposal.leaning for proposal in chosen)
+            recognition = self._decide(digits, expected_length, threshold, SLANT_PRIOR if leaning else 1.0)
             valid_length = recognition.reject_reason in (None, RejectReason.LOW_CONFIDENCE)
             if not digits or (valid_length and recognition.confidence >= WIDE_SEARCH_BELOW):
                 break
-            around = _units_in_doubt(chosen, digits, len(segmentation.units)) if valid_length else None
-            # Only a reading of the length sought bounds the wide search's: another length is not compared.
+            if number == 0:
+                around = _units_in_doubt(chosen, digits, len(segmentation.units)) if valid_length else None
+            # Only a reading of the length sought bounds the next search's: another length is not compared.
             floor = score if len(digits) == segmentation.length else 0.0
         # Everything but the model calls counts as segmentation: ink map, lines, cuts, normalisation.
         recognition.stage_seconds.update(segment=time.perf_counter() - started - seen.model_seconds,
@@ -242,9 +248,10 @@ class Recognizer:
         return reads, [proposals[index] for index in chosen], float(np.prod([scores[index] for index in chosen]))
 
     @staticmethod
-    def _decide(digits, expected_length, threshold) -> Recognition:
+    def _decide(digits, expected_length, threshold, prior: float = 1.0) -> Recognition:
+        """prior: of a leaning cut the reading takes, which the code's confidence carries."""
         values = [d.value for d in digits]
-        confidence = float(np.prod([d.confidence for d in digits])) if digits else 0.0
+        confidence = prior * float(np.prod([d.confidence for d in digits])) if digits else 0.0
         allowed = (expected_length,) if expected_length else VALID_LENGTHS
         if not digits:
             reason = RejectReason.NO_DIGITS

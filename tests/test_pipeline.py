@@ -11,8 +11,8 @@ from service.binarize import ink_image
 from service.decode import decode_image
 from service.guides import _box_height, remove_guides
 from service.normalize import normalize_digit
-from service.recognizer import RejectReason
-from service.segment import JOIN_PRIOR_FRAGMENT, NARROW, WIDE, candidates, segment
+from service.recognizer import Recognizer, RejectReason
+from service.segment import JOIN_PRIOR_FRAGMENT, LEANING, NARROW, SLANT_PRIOR, WIDE, candidates, segment
 
 CLEAN = SPECS["clean"]
 
@@ -228,15 +228,19 @@ def test_a_wide_search_around_some_units_keeps_every_narrow_proposal(digit_pool)
     assert all(start <= 1 for start, _, _ in around - narrow)  # and only where it was asked to
 
 
-def test_leaning_cuts_separate_two_slanted_strokes_that_no_upright_cut_can():
-    # Two forward-slanted strokes (1s) whose columns overlap, joined by a bridge: one blob. Every upright
-    # cut gives the top of one stroke to the other; a cut leaning as they do separates them. The
-    # service proposes only upright cuts; the field-digit harvest also leaning ones.
+def slanted_strokes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two forward-slanted strokes (1s) whose columns overlap, joined by a bridge into one blob: every
+    upright cut gives the top of one stroke to the other; a cut leaning as they do separates them."""
     first, second = np.zeros((60, 60), np.uint8), np.zeros((60, 60), np.uint8)
     cv2.line(first, (12, 50), (24, 10), 255, 8)  # 0.3 columns per row, top to the right
     cv2.line(second, (27, 50), (39, 10), 255, 8)
     blob = first | second
     cv2.line(blob, (18, 30), (33, 30), 255, 2)
+    return first, second, blob
+
+
+def test_leaning_cuts_separate_two_slanted_strokes_that_no_upright_cut_can():
+    first, second, blob = slanted_strokes()
     seg = segment(blob, expected_length=2)
     assert len(seg.units) == 1
 
@@ -255,7 +259,30 @@ def test_leaning_cuts_separate_two_slanted_strokes_that_no_upright_cut_can():
         return min(misplaced)
 
     assert best_split(WIDE) > 20  # upright cuts only: a good part of a stroke goes to the wrong digit
-    assert best_split(replace(WIDE, slants=(-0.3, 0.3))) == 0
+    assert best_split(LEANING) == 0
+
+
+def test_a_reading_that_needs_a_leaning_cut_carries_its_prior_into_the_confidence():
+    # A stand-in classifier sure of a thin straight stroke (its ink within a narrow band: across the
+    # stroke, a spread under 1.5 pixels of the 28x28 field) and unsure of anything else, such as a stroke
+    # with part of its neighbour: only a leaning cut reads both strokes, and only the last search has it.
+    def a_thin_stroke_is_a_one(fields: np.ndarray) -> np.ndarray:
+        rows = np.full((len(fields), 10), 0.1)
+        for row, field in zip(rows, fields):
+            ys, xs = np.nonzero(field > 64)
+            if np.sqrt(np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(float)))[0]) < 1.5:
+                row[:] = 0.001
+                row[1] = 0.991
+        return rows
+
+    _, _, blob = slanted_strokes()
+    photo = np.full((100, 100), 255, np.uint8)
+    photo[20:80, 20:80] = 255 - blob
+    read = Recognizer(a_thin_stroke_is_a_one).recognize(cv2.imencode(".png", photo)[1].tobytes(), expected_length=2)
+    assert read.zip_code == "11"
+    assert [digit.confidence for digit in read.digits] == pytest.approx([0.991, 0.991])
+    assert read.confidence == pytest.approx(SLANT_PRIOR * 0.991 ** 2)
+    assert read.reject_reason == RejectReason.LOW_CONFIDENCE
 
 
 @pytest.mark.parametrize("hyphen", ["dash", "dot", "none"])

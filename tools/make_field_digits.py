@@ -14,9 +14,9 @@ Besides the Keras arrays, x_train_not_digit and x_test_not_digit hold fields tha
 proposals of the pipeline's wide search (service/segment.py) that are no written digit: half a digit,
 two digits joined, a loose stroke. Fine-tuning teaches the classifier to be unsure of them
 (uniform probabilities), so the recogniser stops preferring a confident half digit to a whole one.
-The harvest's wide search also cuts touching pairs along leaning lines (HARVEST_SLANTS), which the
-service does not: as not-digits those pieces taught model version 5 to doubt odd pieces (its reject
-figures improved on three sets of 2,000 realistic fields; docs/benchmarks.md).
+The harvest's wide search also cuts touching pairs along leaning lines (service.segment.LEANING), which
+the service tries only last: as not-digits those pieces taught model version 5 to doubt odd pieces (its
+reject figures improved on three sets of 2,000 realistic fields; docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -39,7 +39,6 @@ MIN_OVERLAP = 0.5  # intersection over union of a found digit's box with a writt
 # this much. Half a digit overlaps the whole by about 0.5; two joined digits overlap each by about 0.5.
 SAME_DIGIT = 0.6
 NOT_DIGITS_PER_FIELD = 3  # at most, drawn at random: a field proposes dozens
-HARVEST_SLANTS = (-0.3, 0.3)  # columns per row
 
 
 def overlap(a, b) -> float:
@@ -105,13 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
-    from dataclasses import replace
-
     from service.model import classifier, load_model
     from service.recognizer import Recognizer
-    from service.segment import WIDE
+    from service.segment import LEANING
 
-    recognizer = Recognizer(classifier(load_model(args.model)), wide=replace(WIDE, slants=HARVEST_SLANTS))
+    recognizer = Recognizer(classifier(load_model(args.model)), wide=LEANING)
     rng = np.random.default_rng(args.seed)
     with np.load(args.data, allow_pickle=False) as mnist:
         train_pool = make_pool(mnist["x_train"], mnist["y_train"])
