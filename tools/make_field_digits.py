@@ -14,9 +14,10 @@ Besides the Keras arrays, x_train_not_digit and x_test_not_digit hold fields tha
 proposals of the pipeline's wide search (service/segment.py) that are no written digit: half a digit,
 two digits joined, a loose stroke. Fine-tuning teaches the classifier to be unsure of them
 (uniform probabilities), so the recogniser stops preferring a confident half digit to a whole one.
-The harvest's wide search also cuts touching pairs along leaning lines (service.segment.LEANING), which
-the service tries only last: as not-digits those pieces taught model version 5 to doubt odd pieces (its
-reject figures improved on three sets of 2,000 realistic fields; docs/benchmarks.md).
+The harvest's wide search also cuts touching pairs and joined neighbours along leaning lines
+(service.segment.LEANING, with join_slants), which the service tries only last and only for touching
+pairs: as not-digits those pieces taught model version 5 to doubt odd pieces (its reject figures
+improved on three sets of 2,000 realistic fields; docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -104,11 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
+    from dataclasses import replace
+
     from service.model import classifier, load_model
     from service.recognizer import Recognizer
     from service.segment import LEANING
 
-    recognizer = Recognizer(classifier(load_model(args.model)), wide=LEANING)
+    recognizer = Recognizer(classifier(load_model(args.model)), wide=replace(LEANING, join_slants=LEANING.slants))
     rng = np.random.default_rng(args.seed)
     with np.load(args.data, allow_pickle=False) as mnist:
         train_pool = make_pool(mnist["x_train"], mnist["y_train"])
