@@ -24,9 +24,10 @@ from service.segment import (LEANING, NARROW, SLANT_PRIOR, WIDE, Candidate, Piec
 # Confidence of a whole code (the product of its digits' confidences) needed to accept the read. Chosen
 # from the error-versus-reject curve of bench/accuracy.py; see docs/benchmarks.md.
 DEFAULT_MIN_CONFIDENCE = 0.93
-# A narrow-search read of a valid length below this confidence is searched again more widely. Fixed, not
-# the caller's threshold, so the code read does not depend on how strict the caller is. 0.93 and 0.995
-# read as many of 500 realistic fields right as 0.97 (470); 0.995 took 8% longer.
+# A narrow-search read of a valid length below this confidence is searched again more widely, and a wide
+# one below it once more with leaning cuts. Fixed, not the caller's threshold, so the code read does not
+# depend on how strict the caller is. 0.93 and 0.995 read as many of 500 realistic fields right as 0.97
+# (470); 0.995 took 8% longer.
 WIDE_SEARCH_BELOW = 0.97
 # A digit read below this marks the units (and their neighbours) the wide search looks at again. Looking
 # everywhere read the same numbers of 500 realistic and 400 hard fields right (473, 332) with 45% more
