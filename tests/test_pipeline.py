@@ -228,6 +228,27 @@ def test_a_wide_search_around_some_units_keeps_every_narrow_proposal(digit_pool)
     assert all(start <= 1 for start, _, _ in around - narrow)  # and only where it was asked to
 
 
+def test_a_blob_is_also_cut_at_both_ends_of_the_thin_stroke_that_joins_its_two_digits():
+    # Two digits joined by a bar 3 pixels thick across the middle of the blob (a 5's bar running into a
+    # 1, two overlapping loops): the columns of least ink all lie on it, and the cheapest ones bunch at
+    # its left end. A cut where the bar meets the right digit is the one that leaves that digit bare.
+    blob = np.zeros((60, 64), np.uint8)
+    blob[5:55, 4:26] = 255  # left digit
+    blob[5:8, 26:38] = 255  # the bar, across the whole window where cuts are sought (columns 23-40)
+    blob[5:55, 38:60] = 255  # right digit
+    seg = segment(blob, expected_length=2)
+    assert len(seg.units) == 1
+
+    def bar_columns_left_on_the_right_digit(search):
+        return sorted(38 - proposal.digits[1].x for proposal in candidates(seg, search) if len(proposal.digits) == 2)
+
+    # The five cheapest columns, from the bar's left end (all 12 bar columns to the right digit) two
+    # apart; the wide search also cuts where the bar meets the right digit (none). The first search
+    # does not: most fields are read there, and it stays as cheap as it was.
+    assert bar_columns_left_on_the_right_digit(NARROW) == [4, 6, 8, 10, 12]
+    assert bar_columns_left_on_the_right_digit(WIDE) == [0, 4, 6, 8, 10, 12]
+
+
 def slanted_strokes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Two forward-slanted strokes (1s) whose columns overlap, joined by a bridge into one blob: every
     upright cut gives the top of one stroke to the other; a cut leaning as they do separates them."""
