@@ -62,8 +62,8 @@ class Search:
     join_slants: tuple[float, ...] = ()
     # Two-digit blobs also cut where the thin stroke joining them meets either digit (BRIDGE_SLACK). In
     # the wide searches only: on 18,000 realistic fields 17 codes fixed and 3 broken, with fewer wrong
-    # codes at every reject rate; in the first search too, 3 more fixed and 2 more broken, a wrong code
-    # read above the default threshold, and more to classify in every field (docs/benchmarks.md,
+    # codes at every reject rate; in the first search too, no more fixed but 2 more broken, one of them
+    # read wrong above the default threshold, and more to classify in every field (docs/benchmarks.md,
     # seventeenth round).
     bridge_ends: bool = False
 

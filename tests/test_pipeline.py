@@ -234,7 +234,7 @@ def test_a_blob_is_also_cut_at_both_ends_of_the_thin_stroke_that_joins_its_two_d
     # its left end. A cut where the bar meets the right digit is the one that leaves that digit bare.
     blob = np.zeros((60, 64), np.uint8)
     blob[5:55, 4:26] = 255  # left digit
-    blob[5:8, 26:38] = 255  # the bar, across the whole window where cuts are sought (columns 23-40)
+    blob[5:8, 26:38] = 255  # the bar, across the whole window where cuts are sought (columns 24-39)
     blob[5:55, 38:60] = 255  # right digit
     seg = segment(blob, expected_length=2)
     assert len(seg.units) == 1
