@@ -27,7 +27,8 @@ DEFAULT_MIN_CONFIDENCE = 0.93
 # A narrow-search read of a valid length below this confidence is searched again more widely, and a wide
 # one below it once more with leaning cuts. Fixed, not the caller's threshold, so the code read does not
 # depend on how strict the caller is. 0.93 and 0.995 read as many of 500 realistic fields right as 0.97
-# (470); 0.995 took 8% longer.
+# (470); 0.995 took 8% longer, and on 10,000 with the thin-stroke cuts it fixed none and broke one
+# (docs/benchmarks.md, seventeenth round).
 WIDE_SEARCH_BELOW = 0.97
 # A digit read below this marks the units (and their neighbours) the wide search looks at again. Looking
 # everywhere read the same numbers of 500 realistic and 400 hard fields right (473, 332) with 45% more
