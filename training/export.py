@@ -53,19 +53,7 @@ def export_model(model: keras.Model, root: str | Path, card: dict, version: int 
     # An uncompiled copy: the optimizer's state (twice the weights, for Adam) is of no use to a server
     # and would triple the files.
     model = copy_of(model)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-
-    def serve(images):
-        # Casting here keeps the serving contract uint8 while the model itself computes in float.
-        return {OUTPUT_NAME: model(tf.cast(images, tf.float32), training=False)}
-
-    archive.add_endpoint(
-        name=SIGNATURE_NAME,
-        fn=serve,
-        input_signature=[tf.TensorSpec([None, *IMAGE_SHAPE], tf.uint8, name=INPUT_NAME)],
-    )
-    archive.write_out(str(target), verbose=False)
+    write_savedmodel(model, target)
     model.save(target / KERAS_NAME)
     full_card = {
         "version": version,
@@ -81,6 +69,24 @@ def export_model(model: keras.Model, root: str | Path, card: dict, version: int 
     }
     (target / CARD_NAME).write_text(json.dumps(full_card, indent=2) + "\n")
     return target
+
+
+def write_savedmodel(model: keras.Model, target: str | Path) -> None:
+    """The model as a SavedModel with the serving contract (SIGNATURE_NAME: INPUT_NAME uint8 [N, 28, 28]
+    in, OUTPUT_NAME probabilities out) at target."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def serve(images):
+        # Casting here keeps the serving contract uint8 while the model itself computes in float.
+        return {OUTPUT_NAME: model(tf.cast(images, tf.float32), training=False)}
+
+    archive.add_endpoint(
+        name=SIGNATURE_NAME,
+        fn=serve,
+        input_signature=[tf.TensorSpec([None, *IMAGE_SHAPE], tf.uint8, name=INPUT_NAME)],
+    )
+    archive.write_out(str(target), verbose=False)
 
 
 def resolve_version_dir(path: str | Path) -> Path:
