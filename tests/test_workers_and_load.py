@@ -97,3 +97,18 @@ def test_the_benchmark_counts_the_cpu_of_a_server_and_of_the_processes_under_it(
         parent.kill()  # the child ends by itself a few seconds later
         parent.wait(10)
     assert cpu_seconds(2 ** 22 + 12345) is None  # above Linux's largest pid: no such process
+
+
+def test_the_model_alone_is_timed_on_the_fields_the_recogniser_classifies(digit_pool, bundled_model):
+    from bench.throughput import classified_fields, model_rows
+
+    rng = np.random.default_rng(12)
+    shots = [generate(digit_pool, "realistic", rng) for _ in range(4)]
+    fields = classified_fields([(shot.encoded, shot.code) for shot in shots], bundled_model)
+    written = sum(len(shot.code.replace("-", "")) for shot in shots)
+    assert fields.dtype == np.uint8 and fields.shape[1:] == (28, 28)
+    assert len(fields) >= written  # every digit written, and the cuttings and joins tried beside them
+    assert (fields.reshape(len(fields), -1).max(axis=1) > 200).all()  # ink scaled as MNIST's, no blank fields
+    rows = model_rows(bundled_model, np.concatenate([fields] * 16), seconds_each=0.05)
+    assert [row["what"] for row in rows][:3] == [f"model alone (tflite), batch {b}" for b in (1, 32, 256)]
+    assert all(row["digits_per_s"] > 0 for row in rows)
