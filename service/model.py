@@ -2,11 +2,12 @@
 
 Two engines run the same SavedModel. On a CPU the model is converted at start (two to three seconds
 for the bundled ensemble) to TensorFlow Lite and run by LiteRT (ai-edge-litert) with its XNNPACK
-kernels: 2x the digits per second of the SavedModel at the batch sizes the service sees (about 10 digits
-per image), 6x for one digit, with probabilities within 1e-6 of it (docs/benchmarks.md). On a GPU the SavedModel runs as it is, in
-TensorFlow. tflite-int8, asked for by name only, stores the weights as 8-bit integers (dynamic-range
-quantisation): about 2.8x tflite's speed where the CPU has AVX-512 (no faster on one without),
-probabilities within a few hundredths of the SavedModel's.
+kernels: 2x the digits per second of the SavedModel at the batch sizes the service sees (about 10
+digits per image), 6x for one digit, with probabilities within 1e-6 of it wherever every member is
+asked (docs/benchmarks.md). On a GPU the SavedModel runs as it is, in TensorFlow. tflite-int8, asked
+for by name only, stores the weights as 8-bit integers (dynamic-range quantisation): about 2.8x
+tflite's speed where the CPU has AVX-512 (no faster on one without), probabilities within a few
+hundredths of the SavedModel's.
 
 An ensemble (the bundled model averages two zipnets) runs on LiteRT as a cascade: its first member reads
 every digit, the others only the digits it reads below SECOND_OPINION_BELOW (see there)."""
