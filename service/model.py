@@ -32,7 +32,8 @@ BUNDLED_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "zipnet"
 # other members are not run. On the proposals of realistic fields the first member is that sure of 41%
 # of the digits, so the model does a fifth less work (1.24x the digits per second at batch 8 and 32).
 # On 10,000 realistic fields (bench/accuracy.py's five draws) no code and no accept decision changed,
-# and no code's confidence moved by more than 0.023. The price: where the first member is sure and the
+# and no code's confidence moved by more than 0.023; on 8,000 others one right code went from rejected to
+# accepted, on 2,000 hard ones nothing changed. The price: where the first member is sure and the
 # second is not, the average's doubt is lost (2 of the 10,000 MNIST test digits read below 0.93 by the
 # average; docs/benchmarks.md, throughput section, twenty-first session).
 SECOND_OPINION_BELOW = 0.9999
