@@ -89,3 +89,13 @@ def test_evaluate_command_reports_and_draws(exported, subset_path, capsys):
     misclassified = cv2.imread(str(exported / "misclassified.png"))
     assert confusion is not None and confusion.shape[0] > 500
     assert misclassified is not None and misclassified.shape[1] == 840  # 10 columns of 84 pixels
+
+
+def test_a_model_that_is_no_ensemble_runs_on_lite_as_one_network_with_its_own_probabilities(exported, subset):
+    from service.model import classifier
+
+    model = load_exported(exported)
+    lite = classifier(model, "tflite")
+    assert not hasattr(lite, "first")  # no cascade: there is no second member to ask
+    digits = subset.x_test[:40]
+    np.testing.assert_allclose(lite(digits), model.predict(digits).numpy(), atol=1e-4)
