@@ -112,10 +112,17 @@ def _to_tflite(model: ExportedModel, quantized: bool = False) -> list[bytes]:
     if not members:
         return [convert(model.directory)]
     flatbuffers = []
-    with tempfile.TemporaryDirectory(prefix="zipcode-member-") as folder:
-        for member in members:  # each through a SavedModel of its own, as export writes them
-            write_savedmodel(member, Path(folder) / member.name)
-            flatbuffers.append(convert(Path(folder) / member.name))
+    # TensorFlow logs each SavedModel written at INFO, naming a folder that is gone a second later.
+    tf_log = logging.getLogger("tensorflow")
+    level = tf_log.level
+    tf_log.setLevel(max(level, logging.WARNING))
+    try:
+        with tempfile.TemporaryDirectory(prefix="zipcode-member-") as folder:
+            for member in members:  # each through a SavedModel of its own, as export writes them
+                write_savedmodel(member, Path(folder) / member.name)
+                flatbuffers.append(convert(Path(folder) / member.name))
+    finally:
+        tf_log.setLevel(level)
     return flatbuffers
 
 
