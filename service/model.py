@@ -127,14 +127,14 @@ def _to_tflite(model: ExportedModel, quantized: bool = False) -> list[bytes]:
 
 
 def _ensemble_members(model: ExportedModel) -> list:
-    """The Keras members of an ensemble made by training.ensemble (named member_1, member_2, ...); empty
-    for any other model."""
+    """The Keras members of an ensemble made by training.ensemble; empty for any other model."""
     if model.card.get("architecture") != "ensemble" or not (model.directory / KERAS_NAME).is_file():
         return []
     import keras
 
-    ensemble = keras.saving.load_model(model.directory / KERAS_NAME, compile=False)
-    return [layer for layer in ensemble.layers if layer.name.startswith("member_")]
+    from training.ensemble import members_of
+
+    return members_of(keras.saving.load_model(model.directory / KERAS_NAME, compile=False))
 
 
 class _Cascade:

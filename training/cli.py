@@ -240,6 +240,7 @@ def _member(args: argparse.Namespace) -> int:
     from training.architectures import ARCHITECTURES
     from training.errors import ModelDirError
     from training.export import copy_of, export_model, keras_file, read_card, resolve_version_dir
+    from training.ensemble import members_of
 
     folder = resolve_version_dir(args.model)
     card = read_card(folder)
@@ -252,7 +253,7 @@ def _member(args: argparse.Namespace) -> int:
     ensemble = keras.models.load_model(keras_file(folder, "take a member from"))
     member_card = members[args.number - 1]
     arch = member_card.get("architecture", "zipnet")
-    model = copy_of(ensemble.get_layer(f"member_{args.number}"), arch)
+    model = copy_of(members_of(ensemble)[args.number - 1], arch)
     exported = export_model(model, args.export, {
         "description": ARCHITECTURES[arch].description if arch in ARCHITECTURES else "",
         **{key: value for key, value in member_card.items() if key not in ("model", "version")},
