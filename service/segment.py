@@ -208,15 +208,21 @@ def _cut_positions(profile: np.ndarray, parts: int, bridge_ends: bool) -> list[l
         order = low + np.argsort(profile[low:high], kind="stable")
         chosen: list[int] = []
         for column in order:
-            if all(abs(int(column) - c) > 1 for c in chosen):
+            if _apart(int(column), chosen):
                 chosen.append(int(column))
             if len(chosen) == (CUT_CANDIDATES if parts == 2 else CUT_CANDIDATES_EACH if parts <= 4 else 1):
                 break
         for end in _bridge_ends(profile[low:high], low) if parts == 2 and bridge_ends else []:
-            if all(abs(end - c) > 1 for c in chosen):
+            if _apart(end, chosen):
                 chosen.append(end)
         boundaries.append(chosen or [centre])
     return boundaries
+
+
+def _apart(column: int, chosen: list[int]) -> bool:
+    """Whether a candidate cut column is at least two columns from those chosen: neighbouring columns
+    cut a blob into nearly the same parts, a classifier call for nothing new."""
+    return all(abs(column - c) > 1 for c in chosen)
 
 
 def _bridge_ends(window: np.ndarray, offset: int) -> list[int]:
