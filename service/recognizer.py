@@ -1,8 +1,9 @@
 """The recognition pipeline: encoded image in, zip code with per-digit confidences and an accept/reject
 decision out. Stages: decode -> ink map -> guide removal -> segmentation into units -> proposed readings
-(cuts, joins) -> MNIST normalisation -> one classifier call for every proposed digit of the image -> the
-most confident reading of the expected length -> decision. A field read without confidence goes through
-the proposals and the classifier once more, with a wider search."""
+(cuts, joins) -> MNIST normalisation -> the classifier, in batches, on the proposed digits that can be in
+the best reading (most fields: one call for all) -> the most confident reading of the expected length ->
+decision. A field read without confidence goes through the proposals and the classifier once more, with a
+wider search."""
 from __future__ import annotations
 
 import time
@@ -17,7 +18,7 @@ from service.bridge import bridged
 from service.decode import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, decode_image
 from service.guides import remove_guides
 from service.normalize import normalize_digit
-from service.reading import best_reading
+from service.reading import best_reading, reading_bounds
 from service.segment import (LEANING, NARROW, SLANT_PRIOR, WIDE, Candidate, Piece, Search, Segmentation, candidates,
                              segment)
 
@@ -158,12 +159,21 @@ def _units_in_doubt(chosen: list[Candidate], digits: list[DigitRead], unit_count
     return doubtful
 
 
-def _can_win(proposal: Candidate, floor: float) -> bool:
-    """Whether a proposal can be in a reading that scores at least `floor`, a score already reached. A
-    reading's score is at most the prior of any proposal in it (probabilities are at most 1), so one
-    whose prior is below the floor is not worth classifying: on the load corpus, a fifth of all digits
-    classified. Exact: the best reading is the same."""
-    return proposal.prior >= floor
+def _scores(proposals: list[Candidate], probabilities: np.ndarray) -> list[float]:
+    """Each proposal's prior times its digits' top probabilities. probabilities: one row per proposed
+    digit, in proposal order."""
+    tops, scores, row = probabilities.max(axis=1), [], 0
+    for proposal in proposals:
+        scores.append(proposal.prior * float(np.prod(tops[row: row + len(proposal.digits)])))
+        row += len(proposal.digits)
+    return scores
+
+
+def _can_win(bound: float, floor: float) -> bool:
+    """Whether a proposal whose readings score at most `bound` (its prior, or reading_bounds) can be in a
+    reading that scores at least `floor`, a score already reached: if not, it is not worth classifying.
+    Exact: the best reading is the same."""
+    return bound >= floor
 
 
 class Recognizer:
@@ -202,9 +212,8 @@ class Recognizer:
         for number, search in enumerate((NARROW, self.wide, LEANING)):
             if number == 2 and floor >= SLANT_PRIOR:
                 break  # no reading with a leaning cut can score as high as the one made
-            proposals = [proposal for proposal in candidates(segmentation, search, around) if _can_win(proposal, floor)]
-            fields, probabilities = seen.classify(_pieces_of(proposals))
-            digits, chosen, score = self._read(fields, probabilities, segmentation, proposals, scale)
+            proposals = candidates(segmentation, search, around)
+            digits, chosen, score = self._best_read(seen, segmentation, proposals, scale, floor)
             leaning = any(proposal.leaning for proposal in chosen)
             recognition = self._decide(digits, expected_length, threshold, SLANT_PRIOR if leaning else 1.0)
             valid_length = recognition.reject_reason in (None, RejectReason.LOW_CONFIDENCE)
@@ -227,18 +236,53 @@ class Recognizer:
         return [(_box_in_input(piece, scale), _digit_field(inked.ink, piece))
                 for piece in _pieces_of(candidates(segmentation, self.wide))]
 
+    def _best_read(self, seen: _ClassifiedPieces, segmentation: Segmentation, proposals: list[Candidate],
+                   scale: float, floor: float) -> tuple[list[DigitRead], list[Candidate], float]:
+        """The best reading of the proposals (see _read), without classifying those that cannot be in it.
+        First the proposals of the highest prior; then, one model call a round, the unclassified ones
+        through which the best reading of the field's length could still pass, each taken as sure of its
+        digits (reading_bounds), until none of them can beat the best reading made (_can_win). On 10,000
+        realistic fields 30% fewer digits classified, and every answer the same to the last bit as with
+        all classified. floor: a score already reached (by the search before, whose proposals this one's
+        include)."""
+        units, length = len(segmentation.units), segmentation.length
+        scores = [proposal.prior for proposal in proposals]  # unclassified: as if sure of their digits
+        top = max(scores, default=0.0)
+        wanted = {index for index, prior in enumerate(scores) if prior == top and _can_win(prior, floor)}
+        if len(wanted) < len(proposals) and max(reading_bounds(units, length, proposals, scores)) == 0.0:
+            wanted = set(range(len(proposals)))  # no reading has the length: the nearest one is read, from all
+        asked, reading = [], self._read(None, None, [], segmentation, [], scale)
+        while wanted:
+            asked = sorted({*asked, *wanted})  # in proposal order, as best_reading breaks ties
+            chosen = [proposals[index] for index in asked]
+            fields, probabilities = seen.classify(_pieces_of(chosen))
+            chosen_scores = _scores(chosen, probabilities)
+            reading = self._read(fields, probabilities, chosen_scores, segmentation, chosen, scale)
+            if len(reading[0]) == length:
+                floor = max(floor, reading[2])
+            if len(asked) == len(proposals):
+                break
+            for index, score in zip(asked, chosen_scores):
+                scores[index] = score
+            bounds = dict(enumerate(reading_bounds(units, length, proposals, scores)))
+            open_bounds = {index: bounds[index] for index in set(bounds) - set(asked)
+                           if bounds[index] > 0.0 and _can_win(bounds[index], floor)}
+            top = max(open_bounds.values(), default=None)
+            wanted = {index for index, bound in open_bounds.items() if bound == top}
+        return reading
+
     @staticmethod
-    def _read(fields: np.ndarray | None, probabilities: np.ndarray | None, segmentation: Segmentation,
-              proposals: list[Candidate], scale: float) -> tuple[list[DigitRead], list[Candidate], float]:
+    def _read(fields: np.ndarray | None, probabilities: np.ndarray | None, scores: list[float],
+              segmentation: Segmentation, proposals: list[Candidate], scale: float
+              ) -> tuple[list[DigitRead], list[Candidate], float]:
         """The reading of the field the classifier is most confident about (service/reading.py): its
         digits, the proposals they came from, and its score (priors times top probabilities). fields and
-        probabilities: one row per proposed digit."""
+        probabilities: one row per proposed digit; scores: one per proposal (_scores)."""
         if fields is None:
             return [], [], 0.0
-        rows_of, scores, index = [], [], 0
+        rows_of, index = [], 0
         for proposal in proposals:
             rows_of.append(range(index, index + len(proposal.digits)))
-            scores.append(proposal.prior * float(np.prod(probabilities[rows_of[-1]].max(axis=1))))
             index += len(proposal.digits)
         reads, chosen = [], best_reading(len(segmentation.units), segmentation.length, proposals, scores)
         for index in chosen:
