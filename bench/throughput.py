@@ -169,14 +169,27 @@ def tesseract_row(folder: Path, seconds: float) -> dict | None:
             "errors": 0, "correct": None, "cpu_ms": None, "cores": None}
 
 
-def classified_fields(corpus: list[tuple[bytes, str | None]], model) -> np.ndarray:
-    """The 28x28 fields the recogniser hands the model while reading the corpus: digits, cuttings and
-    joins. What the model alone is timed on, because an ensemble's cost on LiteRT depends on how sure its
-    first member is (service.model.SECOND_OPINION_BELOW): of random pixels, nearly always."""
+# What the model alone is timed on: the service's engine on a CPU (the SavedModel converted to LiteRT),
+# its 8-bit variant, and the SavedModel itself.
+TIMED_ENGINES = ("tflite", "tflite-int8", "tensorflow")
+
+
+def engines(model) -> dict:
+    """model: the ExportedModel the servers ran (service.model.load_model). Its classifier on each of
+    TIMED_ENGINES, each converted once for the whole benchmark."""
     from service.model import classifier
+
+    return {engine: classifier(model, engine) for engine in TIMED_ENGINES}
+
+
+def classified_fields(corpus: list[tuple[bytes, str | None]], predict) -> np.ndarray:
+    """The 28x28 fields the recogniser hands the model (`predict`, a classifier) while reading the corpus:
+    digits, cuttings and joins. What the model alone is timed on, because an ensemble's cost on LiteRT
+    depends on how sure its first member is (service.model.SECOND_OPINION_BELOW): of random pixels,
+    nearly always."""
     from service.recognizer import Recognizer
 
-    predict, fields = classifier(model, "tflite"), []
+    fields = []
 
     def recording(batch: np.ndarray) -> np.ndarray:
         fields.append(np.array(batch))
@@ -188,16 +201,10 @@ def classified_fields(corpus: list[tuple[bytes, str | None]], model) -> np.ndarr
     return np.concatenate(fields)
 
 
-def model_rows(model, fields: np.ndarray, seconds_each: float = 3.0) -> list[dict]:
-    """model: the ExportedModel the servers ran (service.model.load_model); fields: what it is fed, in
-    batches taken in turn."""
-    from service.model import classifier
-
+def model_rows(predictors: dict, fields: np.ndarray, seconds_each: float = 3.0) -> list[dict]:
+    """predictors: engine -> classifier (engines()); fields: what each is fed, in batches taken in turn."""
     rows = []
-    # The service's engine on a CPU (the SavedModel converted to LiteRT), its 8-bit variant, and the
-    # SavedModel itself.
-    for engine in ("tflite", "tflite-int8", "tensorflow"):
-        predict = classifier(model, engine)
+    for engine, predict in predictors.items():
         for batch in (1, 32, 256):
             batches = [fields[start: start + batch] for start in range(0, len(fields) - batch + 1, batch)]
             predict(batches[0])
@@ -226,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     from service.model import load_model
 
     model = load_model(args.model)
-    fields = classified_fields(corpus, model)
-    models = model_rows(model, fields)
+    predictors = engines(model)
+    fields = classified_fields(corpus, predictors["tflite"])
+    models = model_rows(predictors, fields)
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu}), load generator on the same machine, "

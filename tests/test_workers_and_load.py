@@ -100,15 +100,17 @@ def test_the_benchmark_counts_the_cpu_of_a_server_and_of_the_processes_under_it(
 
 
 def test_the_model_alone_is_timed_on_the_fields_the_recogniser_classifies(digit_pool, bundled_model):
-    from bench.throughput import classified_fields, model_rows
+    from bench.throughput import TIMED_ENGINES, classified_fields, engines, model_rows
 
     rng = np.random.default_rng(12)
     shots = [generate(digit_pool, "realistic", rng) for _ in range(4)]
-    fields = classified_fields([(shot.encoded, shot.code) for shot in shots], bundled_model)
+    predictors = engines(bundled_model)
+    assert tuple(predictors) == TIMED_ENGINES
+    fields = classified_fields([(shot.encoded, shot.code) for shot in shots], predictors["tflite"])
     written = sum(len(shot.code.replace("-", "")) for shot in shots)
     assert fields.dtype == np.uint8 and fields.shape[1:] == (28, 28)
     assert len(fields) >= written  # every digit written, and the cuttings and joins tried beside them
     assert (fields.reshape(len(fields), -1).max(axis=1) > 200).all()  # ink scaled as MNIST's, no blank fields
-    rows = model_rows(bundled_model, np.concatenate([fields] * 16), seconds_each=0.05)
+    rows = model_rows(predictors, np.concatenate([fields] * 16), seconds_each=0.05)
     assert [row["what"] for row in rows][:3] == [f"model alone (tflite), batch {b}" for b in (1, 32, 256)]
     assert all(row["digits_per_s"] > 0 for row in rows)
