@@ -35,6 +35,11 @@ WIDE_SEARCH_BELOW = 0.97
 # everywhere read the same numbers of 500 realistic and 400 hard fields right (473, 332) with 45% more
 # proposed digits to classify.
 DOUBTFUL = 0.99
+# Rounds of model calls one search may take to classify its proposals by their bounds (Recognizer.
+# _best_read), at least 2: the first takes the proposals of the highest prior, the last every proposal
+# that can still win. Without a limit a field with many units of noise could take a call per proposal;
+# realistic fields take one call per search at the median.
+MAX_ROUNDS = 4
 WORKING_HEIGHT = 240  # larger photos are shrunk to this height first: digits stay well above 28 pixels
 # Photos shorter than MIN_WORKING_HEIGHT are enlarged towards it (at most 4x, at most a megapixel): the
 # ink map's blur and thresholds and segmentation's pixel sizes work poorly on digits 20-25 pixels high.
@@ -252,7 +257,9 @@ class Recognizer:
         if len(wanted) < len(proposals) and max(reading_bounds(units, length, proposals, scores)) == 0.0:
             wanted = set(range(len(proposals)))  # no reading has the length: the nearest one is read, from all
         asked, reading = [], self._read(None, None, [], segmentation, [], scale)
-        while wanted:
+        for round_number in range(1, MAX_ROUNDS + 1):
+            if not wanted:
+                break
             asked = sorted({*asked, *wanted})  # in proposal order, as best_reading breaks ties
             chosen = [proposals[index] for index in asked]
             fields, probabilities = seen.classify(_pieces_of(chosen))
@@ -260,7 +267,7 @@ class Recognizer:
             reading = self._read(fields, probabilities, chosen_scores, segmentation, chosen, scale)
             if len(reading[0]) == length:
                 floor = max(floor, reading[2])
-            if len(asked) == len(proposals):
+            if len(asked) == len(proposals) or round_number == MAX_ROUNDS:
                 break
             for index, score in zip(asked, chosen_scores):
                 scores[index] = score
@@ -268,7 +275,10 @@ class Recognizer:
             open_bounds = {index: bounds[index] for index in set(bounds) - set(asked)
                            if bounds[index] > 0.0 and _can_win(bounds[index], floor)}
             top = max(open_bounds.values(), default=None)
-            wanted = {index for index, bound in open_bounds.items() if bound == top}
+            if round_number == MAX_ROUNDS - 1:  # the next round is the last
+                wanted = set(open_bounds)
+            else:
+                wanted = {index for index, bound in open_bounds.items() if bound == top}
         return reading
 
     @staticmethod

@@ -511,12 +511,16 @@ def test_proposals_that_cannot_be_in_the_best_reading_are_not_classified_and_the
         return [(r.zip_code, r.confidence, [(d.box, d.alternatives) for d in r.digits]) for r in reads], sum(classified)
 
     pruned, pruned_digits = answers()
+    # Two rounds: the proposals of the highest prior, then every one that can still win.
+    monkeypatch.setattr(recognizer_module, "MAX_ROUNDS", 2)
+    two_rounds, two_rounds_digits = answers()
     # Every proposal can win: each search classifies all of them (in two model calls).
     monkeypatch.setattr(recognizer_module, "_can_win", lambda bound, floor: True)
     monkeypatch.setattr(recognizer_module, "reading_bounds",
                         lambda units, length, proposals, scores: [1.0] * len(proposals))
     everything, all_digits = answers()
-    assert pruned == everything
+    assert pruned == two_rounds == everything
+    assert pruned_digits <= two_rounds_digits < all_digits
     assert pruned_digits < 0.8 * all_digits
 
 
