@@ -177,8 +177,9 @@ def _scores(proposals: list[Candidate], probabilities: np.ndarray) -> list[float
 def _can_win(bound: float, floor: float) -> bool:
     """Whether a proposal whose readings score at most `bound` (its prior, or reading_bounds) can be in a
     reading that scores at least `floor`, a score already reached: if not, it is not worth classifying.
-    Exact: the best reading is the same."""
-    return bound >= floor
+    Exact: the best reading is the same. The margin: reading_bounds multiplies the same scores in
+    another order than best_reading, which can differ in the last bits, and a tie must stay a tie."""
+    return bound * (1 + 1e-9) >= floor
 
 
 class Recognizer:
