@@ -524,6 +524,44 @@ def test_proposals_that_cannot_be_in_the_best_reading_are_not_classified_and_the
     assert pruned_digits < 0.8 * all_digits
 
 
+def test_a_search_classifies_by_bounds_in_at_most_max_rounds_model_calls(monkeypatch):
+    import service.recognizer as recognizer_module
+    from service.recognizer import MAX_ROUNDS, Recognizer, _ClassifiedPieces
+    from service.segment import Candidate, Piece, Segmentation
+
+    # Six units and seven digits to read: one unit must be cut. Each unit's cut has a prior of its own,
+    # and so a bound of its own above the reading made: without a limit, classified one a round, the
+    # highest prior first. The digits read at 0.5, but for the narrow halves of the last unit's cut (of
+    # the lowest prior), read at 1.0: that cut is in the best reading.
+    ink = np.zeros((20, 200), np.float32)
+    ink[4:16, :] = 255.0
+    units = [Piece(30 * i, 4, np.ones((12, 20), bool)) for i in range(6)]
+    halves = [[Piece(30 * i, 4, np.ones((12, 9), bool)), Piece(30 * i + 11, 4, np.ones((12, 9), bool))]
+              for i in range(5)] + [[Piece(150, 4, np.ones((12, 5), bool)), Piece(165, 4, np.ones((12, 5), bool))]]
+    proposals = [Candidate(i, i + 1, [unit]) for i, unit in enumerate(units)]
+    proposals += [Candidate(i, i + 1, halves[i], prior=0.9 - 0.05 * i) for i in range(6)]
+    segmentation = Segmentation(units=units, length=7, digit_height=12.0)
+    calls = []
+
+    def read_by_width(fields):
+        calls.append(len(fields))
+        narrow = (fields.max(axis=1) > 0).sum(axis=1) <= 10  # columns with ink in the 28x28 field
+        top = np.where(narrow, 1.0, 0.5)
+        return np.column_stack([top] + [(1 - top) / 9] * 9)
+
+    def read(max_rounds):
+        monkeypatch.setattr(recognizer_module, "MAX_ROUNDS", max_rounds)
+        calls.clear()
+        digits, chosen, score = Recognizer(read_by_width)._best_read(
+            _ClassifiedPieces(ink, read_by_width), segmentation, proposals, 1.0, 0.0)
+        return [proposals.index(proposal) for proposal in chosen], score, len(calls)
+
+    unlimited = read(100)
+    assert unlimited == ([0, 1, 2, 3, 4, 11], pytest.approx(0.65 * 0.5 ** 5), 7)  # the singles, then each cut
+    assert read(MAX_ROUNDS) == (*unlimited[:2], MAX_ROUNDS)  # the last round takes every cut left
+    assert read(2) == (*unlimited[:2], 2)
+
+
 def _boxes_photo() -> tuple[np.ndarray, int, int, int, int]:
     """Five printed boxes on a short field, and where they lie: left, pitch, top, bottom."""
     left, pitch, top, bottom = 30, 70, 22, 92
