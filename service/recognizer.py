@@ -139,9 +139,8 @@ class _ClassifiedPieces:
         self.known: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.model_seconds = 0.0
 
-    def classify(self, pieces: list[Piece]) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if not pieces:
-            return None, None
+    def classify(self, pieces: list[Piece]) -> tuple[np.ndarray, np.ndarray]:
+        """pieces: at least one."""
         keys = [(piece.x, piece.y, piece.mask.shape, piece.mask.tobytes()) for piece in pieces]
         new = {key: piece for key, piece in zip(keys, pieces) if key not in self.known}
         fields = [_digit_field(self.ink, piece) for piece in new.values()]
@@ -257,7 +256,7 @@ class Recognizer:
         wanted = {index for index, prior in enumerate(scores) if prior == top and _can_win(prior, floor)}
         if len(wanted) < len(proposals) and max(reading_bounds(units, length, proposals, scores)) == 0.0:
             wanted = set(range(len(proposals)))  # no reading has the length: the nearest one is read, from all
-        asked, reading = [], self._read(None, None, [], segmentation, [], scale)
+        asked, reading = [], ([], [], 0.0)  # nothing classified: no digits read
         for round_number in range(1, MAX_ROUNDS + 1):
             if not wanted:
                 break
@@ -283,14 +282,11 @@ class Recognizer:
         return reading
 
     @staticmethod
-    def _read(fields: np.ndarray | None, probabilities: np.ndarray | None, scores: list[float],
-              segmentation: Segmentation, proposals: list[Candidate], scale: float
-              ) -> tuple[list[DigitRead], list[Candidate], float]:
+    def _read(fields: np.ndarray, probabilities: np.ndarray, scores: list[float], segmentation: Segmentation,
+              proposals: list[Candidate], scale: float) -> tuple[list[DigitRead], list[Candidate], float]:
         """The reading of the field the classifier is most confident about (service/reading.py): its
         digits, the proposals they came from, and its score (priors times top probabilities). fields and
         probabilities: one row per proposed digit; scores: one per proposal (_scores)."""
-        if fields is None:
-            return [], [], 0.0
         rows_of, index = [], 0
         for proposal in proposals:
             rows_of.append(range(index, index + len(proposal.digits)))
