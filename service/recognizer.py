@@ -271,9 +271,9 @@ class Recognizer:
                 break
             for index, score in zip(asked, chosen_scores):
                 scores[index] = score
-            bounds = dict(enumerate(reading_bounds(units, length, proposals, scores)))
-            open_bounds = {index: bounds[index] for index in set(bounds) - set(asked)
-                           if bounds[index] > 0.0 and _can_win(bounds[index], floor)}
+            done = set(asked)
+            open_bounds = {index: bound for index, bound in enumerate(reading_bounds(units, length, proposals, scores))
+                           if index not in done and bound > 0.0 and _can_win(bound, floor)}
             top = max(open_bounds.values(), default=None)
             if round_number == MAX_ROUNDS - 1:  # the next round is the last
                 wanted = set(open_bounds)
