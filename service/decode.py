@@ -80,7 +80,10 @@ def _to_8bit(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         return image
     if image.dtype == np.uint16:
-        return (image >> 8).astype(np.uint8)
+        # The top 8 of the bits in use: 10- and 12-bit cameras store their pixels in 16-bit files, and
+        # a plain >> 8 would leave them 4 or 16 grey levels. Full-range images lose their low byte.
+        shift = max(0, int(image.max()).bit_length() - 8)
+        return (image >> shift).astype(np.uint8)
     if np.issubdtype(image.dtype, np.floating):  # float TIFF: 0..1 by convention
         return np.clip(np.nan_to_num(image) * 255.0, 0, 255).astype(np.uint8)
     if image.dtype == np.int8:

@@ -39,6 +39,14 @@ def test_16_bit_png_is_scaled_to_8_bits():
     assert image[0, 0, 0] == 255 and image[5, 5, 0] == 40
 
 
+def test_12_bit_camera_pixels_in_a_16_bit_png_keep_their_range():
+    # A 12-bit camera writes 0..4095 into 16-bit files: the top 8 of the 12 bits, not of 16.
+    deep = np.full((10, 10), 4095, np.uint16)
+    deep[5, 5] = 16 * 40
+    image = decode_image(cv2.imencode(".png", deep)[1].tobytes())
+    assert image[0, 0, 0] == 255 and image[5, 5, 0] == 40
+
+
 def test_alpha_is_composited_on_white():
     rgba = np.zeros((10, 10, 4), np.uint8)  # fully transparent black...
     rgba[2:4, 2:4] = (0, 0, 0, 255)  # ...except an opaque black square
