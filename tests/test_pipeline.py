@@ -22,6 +22,10 @@ def sample(pool, seed, code="12345", **changes):
     return generate(pool, "clean", np.random.default_rng(seed), code=code, spec=replace(CLEAN, **changes), hyphen=hyphen)
 
 
+def _png(image: np.ndarray) -> bytes:
+    return cv2.imencode(".png", image)[1].tobytes()
+
+
 def test_normalising_an_mnist_digit_reproduces_it(subset_arrays, bundled_model):
     originals = subset_arrays["x_test"][:200]
     rebuilt = []
@@ -79,7 +83,7 @@ def test_a_field_photographed_small_is_enlarged_read_and_boxed_in_its_own_pixels
     shot = sample(digit_pool, 2, "86420")
     factor = 32 / shot.image.shape[0]
     small = cv2.resize(shot.image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    result = recognizer.recognize(cv2.imencode(".png", small)[1].tobytes())
+    result = recognizer.recognize(_png(small))
     assert result.zip_code == "86420" and result.accepted
     for found, truth in zip(result.digits, shot.boxes):
         fx, fy, fw, fh = found.box
@@ -93,6 +97,36 @@ def test_light_on_dark_is_detected_and_read(digit_pool, recognizer):
     assert shot.image.mean() < 100
     assert ink_image(decode_image(shot.encoded)).light_on_dark
     assert recognizer.recognize(shot.encoded).zip_code == "73019"
+
+
+@pytest.mark.parametrize("gain", [0.4, 0.2])
+def test_an_underexposed_photo_is_dark_ink_on_paper_and_read(digit_pool, recognizer, gain):
+    shot = sample(digit_pool, 3, "40213")
+    dark = (shot.image.astype(np.float32) * gain).astype(np.uint8)
+    assert np.median(dark) < 110  # paper as dark as a light-on-dark field's background can be
+    assert not ink_image(decode_image(_png(dark))).light_on_dark
+    assert recognizer.recognize(_png(dark)).zip_code == "40213"
+
+
+def test_an_underexposed_light_on_dark_photo_is_still_light_on_dark(digit_pool):
+    shot = sample(digit_pool, 3, "73019", dark_share=1.0)
+    dim = (shot.image.astype(np.float32) * 0.4).astype(np.uint8)
+    assert ink_image(decode_image(_png(dim))).light_on_dark
+
+
+def test_a_12_bit_camera_photo_in_a_16_bit_png_is_read(digit_pool, recognizer):
+    shot = sample(digit_pool, 3, "40213")
+    twelve_bit = cv2.cvtColor(shot.image, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 16
+    assert recognizer.recognize(_png(twelve_bit)).zip_code == "40213"
+
+
+@pytest.mark.parametrize("shape", [(240, 800), (120, 400)])
+def test_the_noise_of_a_dark_blank_photo_is_not_ink(recognizer, shape):
+    # Paper at 20 grey levels with sensor noise: measured against the paper alone, the noise would be
+    # a quarter of its brightness and read as digits.
+    blank = np.clip(20 + np.random.default_rng(1).normal(0, 3, shape), 0, 255).astype(np.uint8)
+    result = recognizer.recognize(_png(blank))
+    assert result.reject_reason == RejectReason.NO_DIGITS and result.zip_code == ""
 
 
 @pytest.mark.parametrize("seed", [4, 5, 6])
@@ -299,7 +333,7 @@ def test_a_reading_that_needs_a_leaning_cut_carries_its_prior_into_the_confidenc
     _, _, blob = slanted_strokes()
     photo = np.full((100, 100), 255, np.uint8)
     photo[20:80, 20:80] = 255 - blob
-    read = Recognizer(a_thin_stroke_is_a_one).recognize(cv2.imencode(".png", photo)[1].tobytes(), expected_length=2)
+    read = Recognizer(a_thin_stroke_is_a_one).recognize(_png(photo), expected_length=2)
     assert read.zip_code == "11"
     assert [digit.confidence for digit in read.digits] == pytest.approx([0.991, 0.991])
     assert read.confidence == pytest.approx(SLANT_PRIOR * 0.991 ** 2)
@@ -320,7 +354,7 @@ def test_zip_plus_4_with_and_without_a_visible_hyphen(digit_pool, recognizer, hy
 def test_blank_and_empty_fields_are_rejected_with_the_reason(recognizer):
     for image in (np.full((120, 400, 3), 240, np.uint8), np.zeros((120, 400, 3), np.uint8)):
         noisy = np.clip(image + np.random.default_rng(0).normal(0, 4, image.shape), 0, 255).astype(np.uint8)
-        result = recognizer.recognize(cv2.imencode(".png", noisy)[1].tobytes())
+        result = recognizer.recognize(_png(noisy))
         assert not result.accepted
         assert result.reject_reason == RejectReason.NO_DIGITS
         assert result.zip_code == "" and result.digits == []
