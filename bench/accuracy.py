@@ -111,6 +111,7 @@ class Draw:
     seed: int
     count: int
     without: tuple[str, ...] = ()  # effects left out (bench/attribution.py)
+    exposure: float = 1.0  # camera gain on every photo (zipgen.generate)
 
 
 def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
@@ -118,7 +119,7 @@ def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
     generator draws only from the seed's random numbers."""
     rng = np.random.default_rng(draw.seed)
     for _ in range(draw.count):
-        yield generate(pool, draw.tier, rng, without=draw.without)
+        yield generate(pool, draw.tier, rng, without=draw.without, exposure=draw.exposure)
 
 
 @lru_cache(maxsize=1)
@@ -182,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", help="comma-separated seeds, each drawing --count images per tier (replaces --seed)")
     parser.add_argument("--curve", help="write the error-versus-reject curve to this PNG")
     parser.add_argument("--no-tesseract", action="store_true")
+    parser.add_argument("--exposure", type=float, default=1.0,
+                        help="camera gain on every photo: 0.25 reads the same fields two stops underexposed")
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes reading the seeds' draws in parallel (time per image is then each process's)")
     args = parser.parse_args(argv)
@@ -194,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, curves, mode, thresholds, per_seed = [], {}, None, {}, []
     with tempfile.TemporaryDirectory() as scratch:
         for offset, tier in enumerate(args.tiers.split(",")):
-            draws = [Draw(args.data, args.model, tier, seed + offset, args.count) for seed in seeds]
+            draws = [Draw(args.data, args.model, tier, seed + offset, args.count, exposure=args.exposure) for seed in seeds]
             reads, seconds = [], 0.0
             for draw, (seed_reads, _, seed_seconds) in zip(draws, read_draws(draws, args.jobs)):
                 per_seed.append((tier, draw.seed, seed_reads))  # the generator's seed: --seed TIER_SEED reproduces it

@@ -114,10 +114,12 @@ def make_pool(images: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, code: str | None = None,
-             spec: TierSpec | None = None, hyphen: str | None = None, without: Collection[str] = ()) -> Sample:
+             spec: TierSpec | None = None, hyphen: str | None = None, without: Collection[str] = (),
+             exposure: float = 1.0) -> Sample:
     """One image. Tests pin a case down with `code`, a modified `spec` (dataclasses.replace on
     SPECS[tier]) and `hyphen` ("dash", "dot" or "none"). without: EFFECTS to leave out, on the same
-    random draws as the field with them."""
+    random draws as the field with them. exposure: the camera's gain on the finished photo (0.25 is
+    two stops under); it draws no random numbers, so the fields are those of exposure 1, darker."""
     unknown = set(without) - set(EFFECTS)
     if unknown:
         raise ValueError(f"unknown effects {sorted(unknown)}; known: {', '.join(EFFECTS)}")
@@ -203,6 +205,8 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
     image = np.clip(image, 0, 255).astype(np.uint8)
     if rng.random() < spec.dark_share and "dark" not in without:
         image = 255 - image
+    if exposure != 1.0:
+        image = np.clip(image * np.float32(exposure) + 0.5, 0, 255).astype(np.uint8)
     jpeg = rng.random() < spec.jpeg_share
     quality = int(rng.uniform(*spec.jpeg_quality)) if jpeg else 0
     if jpeg and "jpeg" not in without:
@@ -273,12 +277,12 @@ def load_test_digits(path: str | Path) -> dict[int, np.ndarray]:
         return make_pool(mnist["x_test"], mnist["y_test"])
 
 
-def write_corpus(pool, tier: str, count: int, out: Path, seed: int) -> Path:
+def write_corpus(pool, tier: str, count: int, out: Path, seed: int, exposure: float = 1.0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     with open(out / "labels.jsonl", "w") as labels:
         for index in range(count):
-            sample = generate(pool, tier, rng)
+            sample = generate(pool, tier, rng, exposure=exposure)
             name = f"{tier}-{index:05d}{sample.extension}"
             (out / name).write_bytes(sample.encoded)
             labels.write(json.dumps({"file": name, "code": sample.code, "tier": tier, "boxes": sample.boxes}) + "\n")
@@ -292,10 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=100, help="images per tier")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--exposure", type=float, default=1.0, help="camera gain on every photo: 0.25 is two stops under")
     args = parser.parse_args(argv)
     pool = load_test_digits(args.data)
     for offset, tier in enumerate(TIERS if args.tier == "all" else (args.tier,)):
-        print(write_corpus(pool, tier, args.count, Path(args.out), args.seed + offset))
+        print(write_corpus(pool, tier, args.count, Path(args.out), args.seed + offset, args.exposure))
     return 0
 
 

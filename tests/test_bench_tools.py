@@ -50,6 +50,14 @@ def test_a_field_without_dark_paper_is_the_negative_of_its_twin(digit_pool):
     assert full.image.mean() < 128 < twin.image.mean()
 
 
+def test_an_underexposed_field_is_its_twin_darker(digit_pool):
+    spec = dataclasses.replace(EVERYTHING, jpeg_share=0.0)  # lossless, so the pixels compare exactly
+    full = generate(digit_pool, "realistic", np.random.default_rng(4), spec=spec)
+    dim = generate(digit_pool, "realistic", np.random.default_rng(4), spec=spec, exposure=0.25)
+    assert (dim.code, dim.boxes, dim.sources) == (full.code, full.boxes, full.sources)
+    assert np.abs(dim.image.astype(float) - full.image * 0.25).max() <= 0.5
+
+
 def test_an_unknown_effect_is_refused(digit_pool):
     with pytest.raises(ValueError, match="unknown effects"):
         generate(digit_pool, "realistic", np.random.default_rng(1), without=("smudge",))
