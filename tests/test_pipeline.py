@@ -108,9 +108,11 @@ def test_an_underexposed_photo_is_dark_ink_on_paper_and_read(digit_pool, recogni
     assert recognizer.recognize(_png(dark)).zip_code == "40213"
 
 
-def test_an_underexposed_light_on_dark_photo_is_still_light_on_dark(digit_pool):
+@pytest.mark.parametrize("gain", [0.4, 0.2])
+def test_an_underexposed_light_on_dark_photo_is_still_light_on_dark(digit_pool, gain):
+    # (Its ink is then read faint, often too faint: docs/benchmarks.md, accuracy section.)
     shot = sample(digit_pool, 3, "73019", dark_share=1.0)
-    dim = (shot.image.astype(np.float32) * 0.4).astype(np.uint8)
+    dim = (shot.image.astype(np.float32) * gain).astype(np.uint8)
     assert ink_image(decode_image(_png(dim))).light_on_dark
 
 
