@@ -48,26 +48,27 @@ def _paper_window(small: np.ndarray) -> int:
     return max(5, (min(small.shape) // 3) | 1)
 
 
-def is_light_on_dark(gray: np.ndarray) -> bool:
-    """Whether the ink is lighter than the paper. Each pixel is compared with the median of the window
-    around it, which is the paper there: ink stands out of it on one side, while paper grain does on
-    both and uneven light not at all. Relative, so an underexposed photo (paper at 50 grey levels) is
-    not taken for light ink, as a fixed threshold on the median took it; on 22,000 generated fields of
-    normal exposure both give the same answer (docs/benchmarks.md)."""
-    small = _quarter_size(gray)
-    above_paper = small.astype(np.int16) - cv2.medianBlur(small, _paper_window(small))
+def _is_light_on_dark(small: np.ndarray) -> bool:
+    """Whether the ink is lighter than the paper, from the quarter-size float image. Each pixel is
+    compared with the median of the window around it, which is the paper there: ink stands out of it on
+    one side, while paper grain does on both and uneven light not at all. Relative, so an underexposed
+    photo (paper at 50 grey levels) is not taken for light ink, as a fixed threshold on the median took
+    it; on 22,000 generated fields of normal exposure both give the same answer (docs/benchmarks.md)."""
+    levels = (small + 0.5).astype(np.uint8)  # a median window this wide needs 8 bits (cv2.medianBlur)
+    above_paper = levels.astype(np.int16) - cv2.medianBlur(levels, _paper_window(levels))
     return int(np.maximum(above_paper, 0).sum()) > int(np.maximum(-above_paper, 0).sum())
 
 
 def ink_image(bgr: np.ndarray) -> InkImage:
-    red = dropout_gray(bgr)
-    light_on_dark = is_light_on_dark(red)
-    gray = red.astype(np.float32)
+    gray = dropout_gray(bgr).astype(np.float32)
+    # Paper brightness under uneven light is estimated at a quarter of the size (a grey closing wider
+    # than any pen stroke removes the ink); the same small image tells the polarity.
+    small = _quarter_size(gray)
+    light_on_dark = _is_light_on_dark(small)
     if light_on_dark:
         gray = cv2.subtract(255.0, gray)
+        small = _quarter_size(gray)  # of the negative itself, not 255 - small: the same bits as before
     height, width = gray.shape
-    # Paper brightness under uneven light: a grey closing wider than any pen stroke removes the ink.
-    small = _quarter_size(gray)
     size = _paper_window(small)
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
     paper = cv2.blur(paper, (size, size))
