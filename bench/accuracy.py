@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--curve", help="write the error-versus-reject curve to this PNG")
     parser.add_argument("--no-tesseract", action="store_true")
     parser.add_argument("--exposure", type=float, default=1.0,
-                        help="camera gain on every photo: 0.25 reads the same fields two stops underexposed")
+                        help="camera gain on every photo: 0.25 reads the same fields two stops underexposed, 1.5 overexposed")
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes reading the seeds' draws in parallel (time per image is then each process's)")
     args = parser.parse_args(argv)

@@ -119,7 +119,8 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
     """One image. Tests pin a case down with `code`, a modified `spec` (dataclasses.replace on
     SPECS[tier]) and `hyphen` ("dash", "dot" or "none"). without: EFFECTS to leave out, on the same
     random draws as the field with them. exposure: the camera's gain on the finished photo (0.25 is
-    two stops under); it draws no random numbers, so the fields are those of exposure 1, darker."""
+    two stops under, 1.5 about half a stop over, clipped at white); it draws no random numbers, so the
+    fields are those of exposure 1, darker or brighter."""
     unknown = set(without) - set(EFFECTS)
     if unknown:
         raise ValueError(f"unknown effects {sorted(unknown)}; known: {', '.join(EFFECTS)}")
@@ -296,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=100, help="images per tier")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--exposure", type=float, default=1.0, help="camera gain on every photo: 0.25 is two stops under")
+    parser.add_argument("--exposure", type=float, default=1.0, help="camera gain on every photo: 0.25 is two stops under, 1.5 about half a stop over")
     args = parser.parse_args(argv)
     pool = load_test_digits(args.data)
     for offset, tier in enumerate(TIERS if args.tier == "all" else (args.tier,)):

@@ -11,6 +11,12 @@ MIN_INK_CONTRAST = 60  # grey levels above the paper; below this it is paper gra
 # Ink is measured as a share of the paper's brightness, but of no less than this: on an underexposed
 # photo (paper at 20 grey levels) sensor noise of a few levels would otherwise count as ink.
 DARKEST_PAPER = 40.0
+# Where the paper is overexposed to white (clipped at 255) it has no grain, and the gain that clipped it
+# also made the ink paler than it is, so there ink needs less contrast than MIN_INK_CONTRAST.
+CLIPPED_PAPER = 250.0  # a paper estimate this bright is clipped white
+# Not lower: a JPEG's colour fringes along a red box's edges show in the red channel as ink of 30 to 55
+# where everything else has clipped, and at 30 those edges were read as confident 1s (docs/benchmarks.md).
+CLIPPED_PAPER_CONTRAST = 40
 
 
 @dataclass
@@ -72,7 +78,7 @@ def ink_image(bgr: np.ndarray) -> InkImage:
     size = _paper_window(small)
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
     paper = cv2.blur(paper, (size, size))
-    darkest_paper = float(paper.min())
+    darkest_paper, brightest_paper = float(paper.min()), float(paper.max())
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     # 255 * (1 - gray / paper), clipped: OpenCV's float arithmetic gives numpy's values to the bit, with
     # fewer temporaries (this and the thresholds below were an eighth of the ink map's time).
@@ -88,6 +94,11 @@ def ink_image(bgr: np.ndarray) -> InkImage:
     # Faint pre-printed lines hover around the threshold and come out dotted; at half of it they are
     # whole. Long straight lines are safe to look for there; handwriting is judged on the real mask.
     faint_mask = _above(smoothed, threshold / 2)
+    if brightest_paper >= CLIPPED_PAPER and otsu < MIN_INK_CONTRAST:
+        clipped = _above(paper, CLIPPED_PAPER - 0.5)
+        paler = max(otsu, CLIPPED_PAPER_CONTRAST)
+        mask |= cv2.bitwise_and(_above(smoothed, paler), clipped)
+        faint_mask |= cv2.bitwise_and(_above(smoothed, paler / 2), clipped)
     return InkImage(ink=ink, mask=mask, faint_mask=faint_mask, light_on_dark=light_on_dark)
 
 

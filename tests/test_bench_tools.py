@@ -50,12 +50,13 @@ def test_a_field_without_dark_paper_is_the_negative_of_its_twin(digit_pool):
     assert full.image.mean() < 128 < twin.image.mean()
 
 
-def test_an_underexposed_field_is_its_twin_darker(digit_pool):
+@pytest.mark.parametrize("exposure", [0.25, 1.5])
+def test_a_field_at_another_exposure_is_its_twin_darker_or_clipped_brighter(digit_pool, exposure):
     spec = dataclasses.replace(EVERYTHING, jpeg_share=0.0)  # lossless, so the pixels compare exactly
     full = generate(digit_pool, "realistic", np.random.default_rng(4), spec=spec)
-    dim = generate(digit_pool, "realistic", np.random.default_rng(4), spec=spec, exposure=0.25)
-    assert (dim.code, dim.boxes, dim.sources) == (full.code, full.boxes, full.sources)
-    assert np.abs(dim.image.astype(float) - full.image * 0.25).max() <= 0.5
+    other = generate(digit_pool, "realistic", np.random.default_rng(4), spec=spec, exposure=exposure)
+    assert (other.code, other.boxes, other.sources) == (full.code, full.boxes, full.sources)
+    assert np.abs(other.image.astype(float) - np.minimum(full.image * exposure, 255)).max() <= 0.5
 
 
 def test_an_unknown_effect_is_refused(digit_pool):

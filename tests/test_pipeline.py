@@ -121,6 +121,24 @@ def test_a_12_bit_camera_photo_in_a_16_bit_png_is_read(digit_pool, recognizer):
     assert recognizer.recognize(_png(twelve_bit)).zip_code == "40213"
 
 
+@pytest.mark.parametrize("seed", [26, 42, 44])
+def test_an_overexposed_photo_with_pale_ink_on_white_paper_is_read(digit_pool, recognizer, seed):
+    # Half a stop over: the paper clips to white and pencil or blue ink keeps less contrast than
+    # MIN_INK_CONTRAST. These fields read wrong (41021, 40210 accepted, 70213) with the floor everywhere.
+    bright = generate(digit_pool, "realistic", np.random.default_rng(seed), code="40213", exposure=1.5)
+    assert np.median(bright.image) == 255
+    result = recognizer.recognize(bright.encoded)
+    assert result.zip_code == "40213" and result.accepted
+
+
+def test_the_grain_of_an_overexposed_blank_photo_is_not_ink(recognizer):
+    # Paper above white with grain: what the clipping leaves of the grain must not pass for pale ink.
+    blank = np.clip(262 + np.random.default_rng(1).normal(0, 10, (240, 800)), 0, 255).astype(np.uint8)
+    assert np.median(blank) == 255
+    result = recognizer.recognize(_png(blank))
+    assert result.reject_reason == RejectReason.NO_DIGITS and result.zip_code == ""
+
+
 @pytest.mark.parametrize("shape", [(240, 800), (120, 400)])
 def test_the_noise_of_a_dark_blank_photo_is_not_ink(recognizer, shape):
     # Paper at 20 grey levels with sensor noise: measured against the paper alone, the noise would be
