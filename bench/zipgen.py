@@ -57,6 +57,10 @@ INKS = {  # BGR, and how much of a full stroke's darkness the medium gives
     "blue": ((140, 50, 20), 1.0),
     "pencil": ((95, 95, 95), 0.75),
 }
+# Pens a tier never draws: generate(pen=) writes a field with one instead of the drawn ink. A red pen
+# drops out of the red channel with the printed boxes (service/binarize.py).
+OTHER_PENS = {"red": ((40, 40, 200), 1.0)}
+PENS = {**INKS, **OTHER_PENS}
 BOX_COLOURS = {"orange": (40, 140, 250), "red": (50, 50, 215), "black": (40, 40, 40), "faint": (170, 180, 200)}
 # What generate(without=...) can leave out of a field. Left out, an effect still draws its random numbers,
 # so the field is the same as its twin in everything else (bench/attribution.py compares the two).
@@ -115,12 +119,13 @@ def make_pool(images: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
 
 def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, code: str | None = None,
              spec: TierSpec | None = None, hyphen: str | None = None, without: Collection[str] = (),
-             exposure: float = 1.0) -> Sample:
+             exposure: float = 1.0, pen: str | None = None) -> Sample:
     """One image. Tests pin a case down with `code`, a modified `spec` (dataclasses.replace on
     SPECS[tier]) and `hyphen` ("dash", "dot" or "none"). without: EFFECTS to leave out, on the same
     random draws as the field with them. exposure: the camera's gain on the finished photo (0.25 is
     two stops under, 1.5 about half a stop over, clipped at white); it draws no random numbers, so the
-    fields are those of exposure 1, darker or brighter."""
+    fields are those of exposure 1, darker or brighter. pen: a key of PENS to write with instead of the
+    ink the tier draws (the draw is still made, so the field is otherwise the same)."""
     unknown = set(without) - set(EFFECTS)
     if unknown:
         raise ValueError(f"unknown effects {sorted(unknown)}; known: {', '.join(EFFECTS)}")
@@ -188,7 +193,8 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
         boxes = [_transform_box(box, transform) for box in boxes]
 
     plain = spec.noise == 0 and spec.lighting == 0
-    ink_colour, strength = INKS["black"] if plain else INKS[rng.choice(list(INKS))]
+    drawn_ink = "black" if plain else rng.choice(list(INKS))
+    ink_colour, strength = PENS[pen or drawn_ink]
     paper = np.full(3, 255.0) if plain else np.array([rng.uniform(225, 255) for _ in range(3)])
     image = np.empty((canvas_h, width, 3), np.float32)
     image[:] = paper
@@ -278,12 +284,13 @@ def load_test_digits(path: str | Path) -> dict[int, np.ndarray]:
         return make_pool(mnist["x_test"], mnist["y_test"])
 
 
-def write_corpus(pool, tier: str, count: int, out: Path, seed: int, exposure: float = 1.0) -> Path:
+def write_corpus(pool, tier: str, count: int, out: Path, seed: int, exposure: float = 1.0,
+                 pen: str | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     with open(out / "labels.jsonl", "w") as labels:
         for index in range(count):
-            sample = generate(pool, tier, rng, exposure=exposure)
+            sample = generate(pool, tier, rng, exposure=exposure, pen=pen)
             name = f"{tier}-{index:05d}{sample.extension}"
             (out / name).write_bytes(sample.encoded)
             labels.write(json.dumps({"file": name, "code": sample.code, "tier": tier, "boxes": sample.boxes}) + "\n")
@@ -298,10 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", required=True)
     parser.add_argument("--exposure", type=float, default=1.0, help="camera gain on every photo: 0.25 is two stops under, 1.5 about half a stop over")
+    parser.add_argument("--pen", choices=sorted(PENS), help="write every field with this pen instead of the drawn ink")
     args = parser.parse_args(argv)
     pool = load_test_digits(args.data)
     for offset, tier in enumerate(TIERS if args.tier == "all" else (args.tier,)):
-        print(write_corpus(pool, tier, args.count, Path(args.out), args.seed + offset, args.exposure))
+        print(write_corpus(pool, tier, args.count, Path(args.out), args.seed + offset, args.exposure, args.pen))
     return 0
 
 

@@ -59,6 +59,18 @@ def test_a_field_at_another_exposure_is_its_twin_darker_or_clipped_brighter(digi
     assert np.abs(other.image.astype(float) - np.minimum(full.image * exposure, 255)).max() <= 0.5
 
 
+def test_a_field_written_with_another_pen_is_its_twin_in_that_colour(digit_pool):
+    spec = dataclasses.replace(EVERYTHING, jpeg_share=0.0, dark_share=0.0, box_share=0.0, underline_share=0.0)
+    drawn = generate(digit_pool, "realistic", np.random.default_rng(4), spec=spec)
+    red = generate(digit_pool, "realistic", np.random.default_rng(4), spec=spec, pen="red")
+    assert (red.code, red.boxes, red.sources) == (drawn.code, drawn.boxes, drawn.sources)
+
+    def red_pixels(image):  # far redder than green: ink of a red pen, nothing else on an unlined field
+        return np.count_nonzero(image[:, :, 2].astype(int) - image[:, :, 1] > 80)
+
+    assert red_pixels(red.image) > 200 and red_pixels(drawn.image) == 0
+
+
 def test_an_unknown_effect_is_refused(digit_pool):
     with pytest.raises(ValueError, match="unknown effects"):
         generate(digit_pool, "realistic", np.random.default_rng(1), without=("smudge",))
