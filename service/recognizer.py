@@ -13,7 +13,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from service.binarize import InkImage, ink_image
+from service.binarize import InkImage, dropout_gray, ink_image, red_hides_ink, red_pen_gray
 from service.bridge import bridged
 from service.decode import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, decode_image
 from service.guides import remove_guides
@@ -119,11 +119,12 @@ def _working_scale(height: int, width: int) -> float:
     return max(1.0, enlargement)
 
 
-def _segmented(bgr: np.ndarray, expected_length: int = 0) -> tuple[InkImage, Segmentation, float]:
+def _segmented(bgr: np.ndarray, expected_length: int = 0,
+               gray_of: Callable[[np.ndarray], np.ndarray] = dropout_gray) -> tuple[InkImage, Segmentation, float]:
     """The field's ink (at the working resolution), its units, and the scale from input to working pixels."""
     scale = _working_scale(*bgr.shape[:2])
     working = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    inked = ink_image(working)
+    inked = ink_image(working, gray_of)
     mask, _ = remove_guides(inked.mask, inked.faint_mask, working, enlargement=scale)
     plausible = np.count_nonzero(mask) <= MAX_INK_SHARE * mask.size
     return inked, segment(mask, expected_length) if plausible else Segmentation(), scale
@@ -150,6 +151,15 @@ class _ClassifiedPieces:
             self.model_seconds += time.perf_counter() - started
             self.known.update(zip(new, zip(fields, rows)))
         return np.stack([self.known[key][0] for key in keys]), np.stack([self.known[key][1] for key in keys])
+
+
+def _of_valid_length(recognition: Recognition) -> bool:
+    return recognition.reject_reason in (None, RejectReason.LOW_CONFIDENCE)
+
+
+def _rank(recognition: Recognition) -> tuple[bool, bool, float]:
+    """Orders two readings of one field: accepted first, then a valid length, then confidence."""
+    return recognition.accepted, _of_valid_length(recognition), recognition.confidence
 
 
 def _units_in_doubt(chosen: list[Candidate], digits: list[DigitRead], unit_count: int) -> set[int]:
@@ -206,13 +216,32 @@ class Recognizer:
                         classify: Classifier | None = None) -> Recognition:
         threshold = self.min_confidence if not min_confidence else min_confidence
         started = time.perf_counter()
-        inked, segmentation, scale = _segmented(bgr, expected_length)
+        classify = classify or self.classify
+        recognition, model_seconds = self._read_in(dropout_gray, bgr, classify, expected_length, threshold)
+        # A red or pink pen drops out of the red channel with the printed boxes. Only a field that was
+        # not accepted is looked at for one, so an accepted read never changes; the green channel's
+        # reading replaces it where it ranks higher.
+        if not recognition.accepted and red_hides_ink(bgr):
+            in_green, more_seconds = self._read_in(red_pen_gray, bgr, classify, expected_length, threshold)
+            model_seconds += more_seconds
+            if _rank(in_green) > _rank(recognition):
+                recognition = in_green
+        # Everything but the model calls counts as segmentation: ink map, lines, cuts, normalisation.
+        recognition.stage_seconds.update(segment=time.perf_counter() - started - model_seconds,
+                                         classify=model_seconds)
+        return recognition
+
+    def _read_in(self, gray_of: Callable[[np.ndarray], np.ndarray], bgr: np.ndarray, classify: Classifier,
+                 expected_length: int, threshold: float) -> tuple[Recognition, float]:
+        """The field read with its ink taken from one channel (binarize.ink_image's gray_of), and the
+        seconds its model calls took."""
+        inked, segmentation, scale = _segmented(bgr, expected_length, gray_of)
+        seen = _ClassifiedPieces(inked.ink, classify)  # each search repeats the one before's pieces
         # Most fields read confidently on the narrow search; only the others pay for the wide one, and
         # only around the digits in doubt; the few still in doubt then for the leaning cuts, around the
         # same digits. Each search's proposals include the one before's, so its best reading never scores
         # below the one before's.
         around: set[int] | None = None
-        seen = _ClassifiedPieces(inked.ink, classify or self.classify)  # each search repeats the one before's
         floor = 0.0
         for number, search in enumerate((NARROW, self.wide, LEANING)):
             if number == 2 and floor >= SLANT_PRIOR:
@@ -221,17 +250,14 @@ class Recognizer:
             digits, chosen, score = self._best_read(seen, segmentation, proposals, scale, floor)
             leaning = any(proposal.leaning for proposal in chosen)
             recognition = self._decide(digits, expected_length, threshold, SLANT_PRIOR if leaning else 1.0)
-            valid_length = recognition.reject_reason in (None, RejectReason.LOW_CONFIDENCE)
+            valid_length = _of_valid_length(recognition)
             if not digits or (valid_length and recognition.confidence >= WIDE_SEARCH_BELOW):
                 break
             if number == 0:
                 around = _units_in_doubt(chosen, digits, len(segmentation.units)) if valid_length else None
             # Only a reading of the length sought bounds the next search's: another length is not compared.
             floor = score if len(digits) == segmentation.length else 0.0
-        # Everything but the model calls counts as segmentation: ink map, lines, cuts, normalisation.
-        recognition.stage_seconds.update(segment=time.perf_counter() - started - seen.model_seconds,
-                                         classify=seen.model_seconds)
-        return recognition
+        return recognition, seen.model_seconds
 
     def proposals(self, data: bytes) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
         """Every digit the wide search proposes in a field, good cuts and bad, as (box in the input

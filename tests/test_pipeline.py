@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bench.zipgen import SPECS, generate
-from service.binarize import ink_image
+from service.binarize import ink_image, red_hides_ink
 from service.decode import decode_image
 from service.guides import _box_height, remove_guides
 from service.normalize import normalize_digit
@@ -18,9 +18,9 @@ CLEAN = SPECS["clean"]
 
 
 def sample(pool, seed, code="12345", **changes):
-    hyphen, exposure = changes.pop("hyphen", None), changes.pop("exposure", 1.0)
+    hyphen, exposure, pen = changes.pop("hyphen", None), changes.pop("exposure", 1.0), changes.pop("pen", None)
     return generate(pool, "clean", np.random.default_rng(seed), code=code, spec=replace(CLEAN, **changes), hyphen=hyphen,
-                    exposure=exposure)
+                    exposure=exposure, pen=pen)
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -137,6 +137,28 @@ def test_the_grain_of_an_overexposed_blank_photo_is_not_ink(recognizer):
     assert np.median(blank) == 255
     result = recognizer.recognize(_png(blank))
     assert result.reject_reason == RejectReason.NO_DIGITS and result.zip_code == ""
+
+
+@pytest.mark.parametrize("boxes", [(), ("red",), ("orange",)])
+@pytest.mark.parametrize("seed", [2, 3])
+def test_a_red_pen_is_read_though_the_red_channel_drops_it(digit_pool, recognizer, boxes, seed):
+    # The red channel drops red and orange boxes out, and a red pen with them: in it these fields
+    # read as having no digits.
+    spec = replace(SPECS["realistic"], box_share=1.0 if boxes else 0.0, underline_share=0.0,
+                   guide_colours=boxes or ("red",), jpeg_share=0.0)
+    shot = generate(digit_pool, "realistic", np.random.default_rng(seed), code="40213", spec=spec, pen="red")
+    result = recognizer.recognize(shot.encoded)
+    assert result.zip_code == "40213" and result.accepted
+
+
+@pytest.mark.parametrize("pen", ["black", "blue", "pencil"])
+def test_orange_boxes_do_not_pass_for_a_red_pen(digit_pool, pen):
+    spec = replace(SPECS["realistic"], box_share=1.0, guide_colours=("orange",))
+    hidden = [red_hides_ink(generate(digit_pool, "realistic", np.random.default_rng(seed), spec=spec, pen=pen).image)
+              for seed in range(8)]
+    shown = [red_hides_ink(generate(digit_pool, "realistic", np.random.default_rng(seed), spec=spec, pen="red").image)
+             for seed in range(8)]
+    assert not any(hidden) and all(shown)
 
 
 @pytest.mark.parametrize("shape", [(240, 800), (120, 400)])
