@@ -13,7 +13,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from service.binarize import InkImage, dropout_gray, ink_image, red_hides_ink, red_pen_gray
+from service.binarize import dropout_gray, ink_image, red_hides_ink, red_pen_gray
 from service.bridge import bridged
 from service.decode import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, decode_image
 from service.guides import remove_guides
@@ -54,6 +54,10 @@ MAX_ENLARGED_PIXELS = 1_000_000
 # Noise, texture or a dark photo has far more, and a classifier reads confident 8s in it.
 MAX_INK_SHARE = 0.35
 VALID_LENGTHS = (5, 9)
+# A line of writing skewed more than this (rows per column: tan 5 degrees) is levelled before it is
+# segmented. The realistic tier is photographed up to 3 degrees off, and the line through its digits'
+# centres is estimated within 5 (docs/benchmarks.md).
+LEVEL_FROM_SLOPE = 0.0875
 
 Classifier = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> float probabilities [N, 10]
 
@@ -106,8 +110,33 @@ def _pieces_of(proposals: list[Candidate]) -> list[Piece]:
     return [piece for proposal in proposals for piece in proposal.digits]
 
 
-def _box_in_input(piece: Piece, scale: float) -> tuple[int, int, int, int]:
-    return tuple(int(round(v / scale)) for v in piece.box)
+@dataclass
+class _Frame:
+    """Where the pieces' pixels lie in the input image: the working image is the input scaled, and a
+    skewed line of writing is then levelled by a rotation."""
+    scale: float  # input pixels to working pixels
+    to_working: np.ndarray | None = None  # 2x3 affine: levelled pixels to working ones; None if not levelled
+
+    def box_in_input(self, piece: Piece) -> tuple[int, int, int, int]:
+        if self.to_working is None:
+            return tuple(int(round(v / self.scale)) for v in piece.box)
+        x, y, width, height = piece.box
+        corners = np.array([[x, y], [x + width, y], [x, y + height], [x + width, y + height]], np.float64)
+        placed = (corners @ self.to_working[:, :2].T + self.to_working[:, 2]) / self.scale
+        (left, top), (right, bottom) = placed.min(axis=0), placed.max(axis=0)
+        return int(round(left)), int(round(top)), int(round(right - left)), int(round(bottom - top))
+
+
+def _levelled(image: np.ndarray, slope: float, interpolation: int) -> tuple[np.ndarray, np.ndarray]:
+    """The image rotated so that a line of that slope is level, on a canvas large enough to hold all of
+    it (the border is 0, no ink), and the 2x3 affine from its pixels back to the image's."""
+    height, width = image.shape[:2]
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), float(np.degrees(np.arctan(slope))), 1.0)
+    cosine, sine = abs(turn[0, 0]), abs(turn[0, 1])
+    new_width, new_height = int(np.ceil(width * cosine + height * sine)), int(np.ceil(height * cosine + width * sine))
+    turn[:, 2] += (new_width - width) / 2, (new_height - height) / 2
+    rotated = cv2.warpAffine(image, turn, (new_width, new_height), flags=interpolation, borderValue=0)
+    return rotated, cv2.invertAffineTransform(turn)
 
 
 def _working_scale(height: int, width: int) -> float:
@@ -120,14 +149,23 @@ def _working_scale(height: int, width: int) -> float:
 
 
 def _segmented(bgr: np.ndarray, expected_length: int = 0,
-               gray_of: Callable[[np.ndarray], np.ndarray] = dropout_gray) -> tuple[InkImage, Segmentation, float]:
-    """The field's ink (at the working resolution), its units, and the scale from input to working pixels."""
+               gray_of: Callable[[np.ndarray], np.ndarray] = dropout_gray) -> tuple[np.ndarray, Segmentation, _Frame]:
+    """The field's ink map (at the working resolution, levelled when the writing is skewed), its units,
+    and where their pixels lie in the input."""
     scale = _working_scale(*bgr.shape[:2])
     working = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     inked = ink_image(working, gray_of)
     mask, _ = remove_guides(inked.mask, inked.faint_mask, working, enlargement=scale)
-    plausible = np.count_nonzero(mask) <= MAX_INK_SHARE * mask.size
-    return inked, segment(mask, expected_length) if plausible else Segmentation(), scale
+    if np.count_nonzero(mask) > MAX_INK_SHARE * mask.size:
+        return inked.ink, Segmentation(), _Frame(scale)
+    segmentation = segment(mask, expected_length)
+    if abs(segmentation.slope) < LEVEL_FROM_SLOPE:
+        return inked.ink, segmentation, _Frame(scale)
+    # The writing band of a skewed line misses its first and last digits (a tilted ZIP+4 read as the
+    # five in the middle, confidently), and the digits lean: segment the levelled ink map instead.
+    level_mask, to_working = _levelled(mask, segmentation.slope, cv2.INTER_NEAREST)
+    level_ink, _ = _levelled(inked.ink, segmentation.slope, cv2.INTER_LINEAR)
+    return level_ink, segment(level_mask, expected_length), _Frame(scale, to_working)
 
 
 class _ClassifiedPieces:
@@ -235,8 +273,8 @@ class Recognizer:
                  expected_length: int, threshold: float) -> tuple[Recognition, float]:
         """The field read with its ink taken from one channel (binarize.ink_image's gray_of), and the
         seconds its model calls took."""
-        inked, segmentation, scale = _segmented(bgr, expected_length, gray_of)
-        seen = _ClassifiedPieces(inked.ink, classify)  # each search repeats the one before's pieces
+        ink, segmentation, frame = _segmented(bgr, expected_length, gray_of)
+        seen = _ClassifiedPieces(ink, classify)  # each search repeats the one before's pieces
         # Most fields read confidently on the narrow search; only the others pay for the wide one, and
         # only around the digits in doubt; the few still in doubt then for the leaning cuts, around the
         # same digits. Each search's proposals include the one before's, so its best reading never scores
@@ -247,7 +285,7 @@ class Recognizer:
             if number == 2 and floor >= SLANT_PRIOR:
                 break  # no reading with a leaning cut can score as high as the one made
             proposals = candidates(segmentation, search, around)
-            digits, chosen, score = self._best_read(seen, segmentation, proposals, scale, floor)
+            digits, chosen, score = self._best_read(seen, segmentation, proposals, frame, floor)
             leaning = any(proposal.leaning for proposal in chosen)
             recognition = self._decide(digits, expected_length, threshold, SLANT_PRIOR if leaning else 1.0)
             valid_length = _of_valid_length(recognition)
@@ -263,12 +301,12 @@ class Recognizer:
         """Every digit the wide search proposes in a field, good cuts and bad, as (box in the input
         image's pixels, 28x28 field): what tools/make_field_digits.py labels to teach the classifier
         what is not a digit."""
-        inked, segmentation, scale = _segmented(decode_image(data, self.max_pixels, self.max_side))
-        return [(_box_in_input(piece, scale), _digit_field(inked.ink, piece))
+        ink, segmentation, frame = _segmented(decode_image(data, self.max_pixels, self.max_side))
+        return [(frame.box_in_input(piece), _digit_field(ink, piece))
                 for piece in _pieces_of(candidates(segmentation, self.wide))]
 
     def _best_read(self, seen: _ClassifiedPieces, segmentation: Segmentation, proposals: list[Candidate],
-                   scale: float, floor: float) -> tuple[list[DigitRead], list[Candidate], float]:
+                   frame: _Frame, floor: float) -> tuple[list[DigitRead], list[Candidate], float]:
         """The best reading of the proposals (see _read), without classifying those that cannot be in it.
         First the proposals of the highest prior; then, one model call a round, the unclassified ones
         through which the best reading of the field's length could still pass, each taken as sure of its
@@ -290,7 +328,7 @@ class Recognizer:
             chosen = [proposals[index] for index in asked]
             fields, probabilities = seen.classify(_pieces_of(chosen))
             chosen_scores = _scores(chosen, probabilities)
-            reading = self._read(fields, probabilities, chosen_scores, segmentation, chosen, scale)
+            reading = self._read(fields, probabilities, chosen_scores, segmentation, chosen, frame)
             if len(reading[0]) == length:
                 floor = max(floor, reading[2])
             if len(asked) == len(proposals) or round_number == MAX_ROUNDS:
@@ -309,7 +347,7 @@ class Recognizer:
 
     @staticmethod
     def _read(fields: np.ndarray, probabilities: np.ndarray, scores: list[float], segmentation: Segmentation,
-              proposals: list[Candidate], scale: float) -> tuple[list[DigitRead], list[Candidate], float]:
+              proposals: list[Candidate], frame: _Frame) -> tuple[list[DigitRead], list[Candidate], float]:
         """The reading of the field the classifier is most confident about (service/reading.py): its
         digits, the proposals they came from, and its score (priors times top probabilities). fields and
         probabilities: one row per proposed digit; scores: one per proposal (_scores)."""
@@ -323,7 +361,7 @@ class Recognizer:
                 row = probabilities[row_index]
                 top = np.argsort(-row)[:3]
                 reads.append(DigitRead(int(top[0]), float(row[top[0]]), [(int(d), float(row[d])) for d in top],
-                                       _box_in_input(piece, scale), fields[row_index]))
+                                       frame.box_in_input(piece), fields[row_index]))
         return reads, [proposals[index] for index in chosen], float(np.prod([scores[index] for index in chosen]))
 
     @staticmethod

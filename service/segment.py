@@ -129,6 +129,7 @@ class Segmentation:
     length: int = 0  # digits to read: the caller's hint, else 5 or 9 from the units and the hyphen
     hyphen_x: int | None = None  # left edge of a visible ZIP+4 hyphen
     digit_height: float = 0.0  # of the line, in the mask's pixels
+    slope: float = 0.0  # of the line the large pieces are written along: rows per column, + falling to the right
 
 
 def _union(a: Piece, b: Piece) -> Piece:
@@ -301,16 +302,28 @@ def _line_metrics(pieces: list[Piece]) -> tuple[float, float]:
     return float(upper_quartile), float(statistics.median([p.centre_y() for p in big]))
 
 
+def _writing_slope(pieces: list[Piece], digit_height: float) -> float:
+    """The slope of the line through the centres of the pieces with a real share of the ink: the median
+    of the slopes between pairs at least half a digit apart (Theil-Sen), so a stray mark or a digit
+    written high does not tilt it."""
+    largest = max(p.area for p in pieces)
+    centres = [(p.x + p.width / 2, p.centre_y()) for p in pieces if p.area >= 0.15 * largest]
+    slopes = [(y1 - y0) / (x1 - x0) for i, (x0, y0) in enumerate(centres) for x1, y1 in centres[i + 1:]
+              if abs(x1 - x0) >= 0.5 * digit_height]
+    return float(statistics.median(slopes)) if slopes else 0.0
+
+
 def segment(mask: np.ndarray, expected_length: int = 0) -> Segmentation:
     pieces = _components(mask)
     if not pieces:
         return Segmentation()
     digit_height, line_centre = _line_metrics(pieces)
+    slope = _writing_slope(pieces, digit_height)
     # Stray marks: outside the band the digits are written in, or specks too small to be a digit part.
     in_band = [p for p in pieces if abs(p.centre_y() - line_centre) < 0.75 * digit_height]
     pieces = [p for p in in_band if p.area >= 0.004 * digit_height ** 2]
     if not pieces:  # nothing left in the band (found by fuzzing: marks far apart, band between them)
-        return Segmentation()
+        return Segmentation(slope=slope)
     # Broken digits make the first height estimate short; merge, measure again on the merged pieces,
     # and merge once more with the better estimate.
     for _ in range(2):
@@ -336,7 +349,7 @@ def segment(mask: np.ndarray, expected_length: int = 0) -> Segmentation:
     hyphen_x = hyphen.x if hyphen is not None else None
 
     length = _target_length(_digits_by_width(units, digit_height), expected_length, hyphen_x is not None)
-    return Segmentation(units=units, length=length, hyphen_x=hyphen_x, digit_height=digit_height)
+    return Segmentation(units=units, length=length, hyphen_x=hyphen_x, digit_height=digit_height, slope=slope)
 
 
 def _hyphen(marks: list[Piece]) -> Piece | None:
