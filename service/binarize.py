@@ -18,6 +18,8 @@ CLIPPED_PAPER = 250.0  # a paper estimate this bright is clipped white
 # Not lower: a JPEG's colour fringes along a red box's edges show in the red channel as ink of 30 to 55
 # where everything else has clipped, and at 30 those edges were read as confident 1s (docs/benchmarks.md).
 CLIPPED_PAPER_CONTRAST = 40
+# How many times more a photo must stand out of its paper in the green channel than in the red one for
+# its ink to be taken for a red pen's (red_hides_ink).
 RED_HIDES_INK = 2.0
 
 
