@@ -291,11 +291,16 @@ def _attach_fragments(pieces: list[Piece], digit_height: float, line_centre: flo
     return pieces
 
 
-def _line_metrics(pieces: list[Piece]) -> tuple[float, float]:
-    """Digit height and the line's vertical centre, from the pieces with a real share of the ink.
-    Upper quartile, not median: the pieces of broken digits are short and would pull a median down."""
+def _large(pieces: list[Piece]) -> list[Piece]:
+    """The pieces with a real share of the ink: what the line is measured on, not specks and fragments."""
     largest = max(p.area for p in pieces)
-    big = [p for p in pieces if p.area >= 0.15 * largest]
+    return [p for p in pieces if p.area >= 0.15 * largest]
+
+
+def _line_metrics(pieces: list[Piece]) -> tuple[float, float]:
+    """Digit height and the line's vertical centre, from the large pieces. Upper quartile, not
+    median: the pieces of broken digits are short and would pull a median down."""
+    big = _large(pieces)
     # statistics, not numpy: on a handful of values numpy's per-call overhead was 6% of the pipeline.
     heights = [p.height for p in big]
     upper_quartile = statistics.quantiles(heights, n=4, method="inclusive")[2] if len(heights) > 1 else heights[0]
@@ -303,11 +308,10 @@ def _line_metrics(pieces: list[Piece]) -> tuple[float, float]:
 
 
 def _writing_slope(pieces: list[Piece], digit_height: float) -> float:
-    """The slope of the line through the centres of the pieces with a real share of the ink: the median
-    of the slopes between pairs at least half a digit apart (Theil-Sen), so a stray mark or a digit
-    written high does not tilt it."""
-    largest = max(p.area for p in pieces)
-    centres = [(p.x + p.width / 2, p.centre_y()) for p in pieces if p.area >= 0.15 * largest]
+    """The slope of the line through the centres of the large pieces: the median of the slopes between
+    pairs at least half a digit apart (Theil-Sen), so a stray mark or a digit written high does not
+    tilt it."""
+    centres = [(p.x + p.width / 2, p.centre_y()) for p in _large(pieces)]
     slopes = [(y1 - y0) / (x1 - x0) for i, (x0, y0) in enumerate(centres) for x1, y1 in centres[i + 1:]
               if abs(x1 - x0) >= 0.5 * digit_height]
     return float(statistics.median(slopes)) if slopes else 0.0
