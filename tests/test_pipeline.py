@@ -27,6 +27,13 @@ def _png(image: np.ndarray) -> bytes:
     return cv2.imencode(".png", image)[1].tobytes()
 
 
+def _lands_on(found, truth, share: float) -> bool:
+    """Whether a found box (x, y, w, h) covers more than `share` of the true box's width and height."""
+    fx, fy, fw, fh = found
+    tx, ty, tw, th = truth
+    return min(fx + fw, tx + tw) - max(fx, tx) > share * tw and min(fy + fh, ty + th) - max(fy, ty) > share * th
+
+
 def test_normalising_an_mnist_digit_reproduces_it(subset_arrays, bundled_model):
     originals = subset_arrays["x_test"][:200]
     rebuilt = []
@@ -72,11 +79,7 @@ def test_digit_boxes_land_on_the_written_digits(digit_pool, recognizer):
     shot = sample(digit_pool, 2, "86420")
     result = recognizer.recognize(shot.encoded)
     for found, truth in zip(result.digits, shot.boxes):
-        fx, fy, fw, fh = found.box
-        tx, ty, tw, th = truth
-        overlap_w = min(fx + fw, tx + tw) - max(fx, tx)
-        overlap_h = min(fy + fh, ty + th) - max(fy, ty)
-        assert overlap_w > 0.6 * tw and overlap_h > 0.6 * th
+        assert _lands_on(found.box, truth, 0.6)
 
 
 def test_the_writing_slope_is_measured_and_levelling_by_it_undoes_it(digit_pool):
@@ -97,9 +100,7 @@ def test_a_skewed_line_is_levelled_read_and_boxed_in_the_photo(digit_pool, recog
     result = recognizer.recognize(shot.encoded)
     assert result.zip_code == code and result.accepted
     for found, truth in zip(result.digits, shot.boxes):
-        fx, fy, fw, fh = found.box
-        tx, ty, tw, th = truth
-        assert min(fx + fw, tx + tw) - max(fx, tx) > 0.5 * tw and min(fy + fh, ty + th) - max(fy, ty) > 0.5 * th
+        assert _lands_on(found.box, truth, 0.5)
 
 
 def test_a_field_photographed_small_is_enlarged_read_and_boxed_in_its_own_pixels(digit_pool, recognizer):
@@ -111,9 +112,8 @@ def test_a_field_photographed_small_is_enlarged_read_and_boxed_in_its_own_pixels
     assert result.zip_code == "86420" and result.accepted
     for found, truth in zip(result.digits, shot.boxes):
         fx, fy, fw, fh = found.box
-        tx, ty, tw, th = (v * factor for v in truth)
         assert 0 <= fx and fx + fw <= small.shape[1] and 0 <= fy and fy + fh <= small.shape[0]
-        assert min(fx + fw, tx + tw) - max(fx, tx) > 0.5 * tw and min(fy + fh, ty + th) - max(fy, ty) > 0.5 * th
+        assert _lands_on(found.box, [v * factor for v in truth], 0.5)
 
 
 def test_light_on_dark_is_detected_and_read(digit_pool, recognizer):
