@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bench.zipgen import PENS, TIERS, Sample, generate, load_test_digits  # noqa: E402
+from service.recognizer import threshold_decides  # noqa: E402
 
 TESSERACT_MODES = (6, 7, 8, 13)
 
@@ -44,7 +45,7 @@ TESSERACT_MODES = (6, 7, 8, 13)
 class Read:
     truth: str
     guess: str
-    score: float  # confidence when the read is of a valid length, else 0: rejected first
+    score: float  # confidence where the threshold decides the read (threshold_decides), else 0: rejected first
     accepted: bool
 
 
@@ -98,8 +99,7 @@ def curve(reads: list[Read]) -> tuple[np.ndarray, np.ndarray]:
 
 def read_sample(sample: Sample, recognizer) -> Read:
     result = recognizer.recognize(sample.encoded)
-    valid = result.reject_reason not in ("no_digits", "unexpected_length")
-    return Read(sample.code, result.zip_code, result.confidence if valid else 0.0, result.accepted)
+    return Read(sample.code, result.zip_code, result.confidence if threshold_decides(result) else 0.0, result.accepted)
 
 
 @dataclass

@@ -66,6 +66,7 @@ class RejectReason:
     NO_DIGITS = "no_digits"
     UNEXPECTED_LENGTH = "unexpected_length"
     LOW_CONFIDENCE = "low_confidence"
+    CUT_OFF = "cut_off"
 
 
 @dataclass
@@ -125,6 +126,17 @@ class _Frame:
         placed = (corners @ self.to_working[:, :2].T + self.to_working[:, 2]) / self.scale
         (left, top), (right, bottom) = placed.min(axis=0), placed.max(axis=0)
         return int(round(left)), int(round(top)), int(round(right - left)), int(round(bottom - top))
+
+
+def _touches_side(digits: list[DigitRead], height: int, width: int) -> bool:
+    """Whether a digit reaches the image's left or right edge: the photo may cut through it there, and
+    the part of a digit left in the photo reads as another digit (a 4's right half as a 1, a 6's as a
+    0), confidently. A top or bottom edge is not counted: a digit clipped there keeps its shape, and
+    the hard tier's tilted photos clip many that still read right (docs/benchmarks.md). Within one
+    working pixel (the ink map can lose the cut column of a stroke), and half more for the rounding
+    of boxes mapped back."""
+    margin = 1.5 / min(_working_scale(height, width), 1.0)
+    return any(digit.box[0] < margin or digit.box[0] + digit.box[2] > width - margin for digit in digits)
 
 
 def _levelled(image: np.ndarray, slope: float, interpolation: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,13 +203,15 @@ class _ClassifiedPieces:
         return np.stack([self.known[key][0] for key in keys]), np.stack([self.known[key][1] for key in keys])
 
 
-def _of_valid_length(recognition: Recognition) -> bool:
+def threshold_decides(recognition: Recognition) -> bool:
+    """Whether the confidence threshold alone decides the reading: its length is valid, and it is not
+    cut off (so a stricter or laxer threshold would change its fate)."""
     return recognition.reject_reason in (None, RejectReason.LOW_CONFIDENCE)
 
 
 def _rank(recognition: Recognition) -> tuple[bool, bool, float]:
     """Orders two readings of one field: accepted first, then a valid length, then confidence."""
-    return recognition.accepted, _of_valid_length(recognition), recognition.confidence
+    return recognition.accepted, threshold_decides(recognition), recognition.confidence
 
 
 def _units_in_doubt(chosen: list[Candidate], digits: list[DigitRead], unit_count: int) -> set[int]:
@@ -264,6 +278,11 @@ class Recognizer:
             model_seconds += more_seconds
             if _rank(in_green) > _rank(recognition):
                 recognition = in_green
+        # Last, so the searches and the choice of channel are as without it; the code read stays as the
+        # suggestion for manual sorting, and a cut field is told apart from a doubtful one (the framing
+        # of the camera, not the handwriting, is what to look at).
+        if threshold_decides(recognition) and _touches_side(recognition.digits, *bgr.shape[:2]):
+            recognition.accepted, recognition.reject_reason = False, RejectReason.CUT_OFF
         # Everything but the model calls counts as segmentation: ink map, lines, cuts, normalisation.
         recognition.stage_seconds.update(segment=time.perf_counter() - started - model_seconds,
                                          classify=model_seconds)
@@ -288,7 +307,7 @@ class Recognizer:
             digits, chosen, score = self._best_read(seen, segmentation, proposals, frame, floor)
             leaning = any(proposal.leaning for proposal in chosen)
             recognition = self._decide(digits, expected_length, threshold, SLANT_PRIOR if leaning else 1.0)
-            valid_length = _of_valid_length(recognition)
+            valid_length = threshold_decides(recognition)
             if not digits or (valid_length and recognition.confidence >= WIDE_SEARCH_BELOW):
                 break
             if number == 0:

@@ -4,13 +4,16 @@ figures per seed (bench/accuracy.py)."""
 import dataclasses
 import json
 
+import cv2
 import numpy as np
 import pytest
 
 from bench.accuracy import main as accuracy_main
+from bench.accuracy import read_sample
 from bench.attribution import main as attribution_main
 from bench.attribution import misread_alone, unsure_alone
 from bench.zipgen import EFFECTS, SPECS, generate, load_test_digits
+from tests.conftest import cut_through
 
 # Every effect applied to every field, so that leaving one out always changes the picture.
 EVERYTHING = dataclasses.replace(SPECS["realistic"], box_share=1.0, broken_share=1.0, dark_share=1.0, jpeg_share=1.0,
@@ -94,6 +97,16 @@ def test_unsure_alone_finds_the_digits_read_right_below_the_probability(digit_po
     ranked = sorted(own[key] for key in everything_right)
     middle = (ranked[len(ranked) // 2 - 1] + ranked[len(ranked) // 2]) / 2  # between two digits, not on one
     assert unsure_alone(recognizer.classify, pool, middle) == {key for key in everything_right if own[key] < middle}
+
+
+def test_a_cut_off_read_is_rejected_first_on_the_curve_and_a_whole_one_by_its_confidence(digit_pool, recognizer):
+    # No threshold accepts a read that a digit at the photo's side rejects: it goes with the wrong lengths.
+    shot = generate(digit_pool, "clean", np.random.default_rng(11), code="45911")
+    cut = cv2.imencode(".png", cut_through(shot, "left"))[1].tobytes()
+    cut_read = read_sample(dataclasses.replace(shot, encoded=cut, extension=".png"), recognizer)
+    assert cut_read.score == 0.0 and not cut_read.accepted and cut_read.guess
+    whole = read_sample(shot, recognizer)
+    assert whole.accepted and whole.score == pytest.approx(recognizer.recognize(shot.encoded).confidence)
 
 
 def test_attribution_reports_the_baseline_and_each_effect_left_out(subset_path, capsys, tmp_path):

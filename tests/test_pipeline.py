@@ -11,8 +11,9 @@ from service.binarize import ink_image, red_hides_ink
 from service.decode import decode_image
 from service.guides import _box_height, remove_guides
 from service.normalize import normalize_digit
-from service.recognizer import Recognizer, RejectReason, _levelled
+from service.recognizer import DigitRead, Recognizer, RejectReason, _levelled, _touches_side
 from service.segment import JOIN_PRIOR_FRAGMENT, LEANING, NARROW, SLANT_PRIOR, WIDE, candidates, segment
+from tests.conftest import cut_through
 
 CLEAN = SPECS["clean"]
 
@@ -101,6 +102,39 @@ def test_a_skewed_line_is_levelled_read_and_boxed_in_the_photo(digit_pool, recog
     assert result.zip_code == code and result.accepted
     for found, truth in zip(result.digits, shot.boxes):
         assert _lands_on(found.box, truth, 0.5)
+
+
+# Cut, these read 15911 at 0.997, 16805 at 0.997, 50131 at 0.989 and 70121 at 0.989: accepted until a
+# digit at the photo's side sent them to manual sorting.
+@pytest.mark.parametrize("code, seed, side", [("45911", 11, "left"), ("46805", 0, "left"), ("50136", 10, "right"),
+                                              ("70126", 10, "right")])
+def test_a_photo_that_cuts_through_the_first_or_last_digit_is_rejected_as_cut_off(digit_pool, recognizer, code,
+                                                                                  seed, side):
+    shot = sample(digit_pool, seed, code)
+    whole = recognizer.recognize(shot.encoded)
+    assert whole.zip_code == code and whole.accepted
+    cut = recognizer.recognize(_png(cut_through(shot, side)))
+    assert not cut.accepted and cut.reject_reason == RejectReason.CUT_OFF
+    assert len(cut.zip_code) == len(code)  # the digits read are still answered
+
+
+def test_digits_clipped_at_the_top_or_bottom_are_read_and_accepted(digit_pool, recognizer):
+    shot = sample(digit_pool, 3, "45911")
+    top = min(y for _, y, _, _ in shot.boxes) + 2
+    bottom = max(y + height for _, y, _, height in shot.boxes) - 2
+    result = recognizer.recognize(_png(shot.image[top:bottom]))
+    assert result.zip_code == "45911" and result.accepted
+
+
+@pytest.mark.parametrize("height, width, gap, touches", [(120, 600, 1, True), (120, 600, 2, False),
+                                                         (960, 2400, 5, True), (960, 2400, 6, False)])
+def test_a_digit_within_a_working_pixel_of_the_side_touches_it(height, width, gap, touches):
+    # 960 pixels high is shrunk 4x: one working pixel is four of the input's.
+    def digit_at(x: int) -> DigitRead:
+        return DigitRead(1, 0.99, [], (x, 10, 40, 80), np.zeros((28, 28), np.uint8))
+
+    assert _touches_side([digit_at(200), digit_at(gap)], height, width) is touches
+    assert _touches_side([digit_at(width - 40 - gap), digit_at(200)], height, width) is touches
 
 
 def test_a_field_photographed_small_is_enlarged_read_and_boxed_in_its_own_pixels(digit_pool, recognizer):

@@ -14,11 +14,13 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_UNEXPECTED_LENGTH: _ClassVar[RejectReason]
     REJECT_REASON_LOW_CONFIDENCE: _ClassVar[RejectReason]
     REJECT_REASON_INVALID_IMAGE: _ClassVar[RejectReason]
+    REJECT_REASON_CUT_OFF: _ClassVar[RejectReason]
 REJECT_REASON_UNSPECIFIED: RejectReason
 REJECT_REASON_NO_DIGITS: RejectReason
 REJECT_REASON_UNEXPECTED_LENGTH: RejectReason
 REJECT_REASON_LOW_CONFIDENCE: RejectReason
 REJECT_REASON_INVALID_IMAGE: RejectReason
+REJECT_REASON_CUT_OFF: RejectReason
 
 class RecognizeRequest(_message.Message):
     __slots__ = ("request_id", "image", "expected_length", "min_confidence")
