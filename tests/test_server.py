@@ -18,7 +18,9 @@ from service.api import zipcode_pb2 as pb
 from service.client import ZipCodeClient
 from service.client_cli import main as client_main
 from service.config import ServerConfig
+from service.recognizer import RejectReason
 from service.server import RecognizerServer
+from service.servicer import _REASONS
 
 
 def local_config(**changes) -> ServerConfig:
@@ -85,6 +87,11 @@ def test_a_photo_cut_through_a_digit_is_rejected_as_cut_off_and_counted(server, 
     assert not answer.accepted and answer.reject_reason == pb.REJECT_REASON_CUT_OFF and len(answer.digits) == 5
     assert sample_value(metrics_text(server), "zipcode_rejections_total", reason="cut_off") == \
         sample_value(before, "zipcode_rejections_total", reason="cut_off") + 1
+
+
+def test_every_reject_reason_has_its_value_in_the_api():
+    reasons = {value for name, value in vars(RejectReason).items() if not name.startswith("_")}
+    assert reasons <= set(_REASONS) and len(set(_REASONS.values())) == len(_REASONS)
 
 
 def test_stream_answers_in_order_and_survives_a_bad_item(client, shots):

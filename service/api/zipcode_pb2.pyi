@@ -15,12 +15,14 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_LOW_CONFIDENCE: _ClassVar[RejectReason]
     REJECT_REASON_INVALID_IMAGE: _ClassVar[RejectReason]
     REJECT_REASON_CUT_OFF: _ClassVar[RejectReason]
+    REJECT_REASON_ORIENTATION: _ClassVar[RejectReason]
 REJECT_REASON_UNSPECIFIED: RejectReason
 REJECT_REASON_NO_DIGITS: RejectReason
 REJECT_REASON_UNEXPECTED_LENGTH: RejectReason
 REJECT_REASON_LOW_CONFIDENCE: RejectReason
 REJECT_REASON_INVALID_IMAGE: RejectReason
 REJECT_REASON_CUT_OFF: RejectReason
+REJECT_REASON_ORIENTATION: RejectReason
 
 class RecognizeRequest(_message.Message):
     __slots__ = ("request_id", "image", "expected_length", "min_confidence")
