@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench.zipgen import PENS, TIERS, Sample, generate, load_test_digits  # noqa: E402
+from bench.zipgen import FRAMINGS, PENS, TIERS, Sample, generate, load_test_digits  # noqa: E402
 from service.recognizer import threshold_decides  # noqa: E402
 
 TESSERACT_MODES = (6, 7, 8, 13)
@@ -113,6 +113,7 @@ class Draw:
     without: tuple[str, ...] = ()  # effects left out (bench/attribution.py)
     exposure: float = 1.0  # camera gain on every photo (zipgen.generate)
     pen: str | None = None  # a pen of zipgen.PENS instead of the drawn ink
+    framing: str | None = None  # one of zipgen.FRAMINGS: upside down, or cut through the first or last digit
 
 
 def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
@@ -120,7 +121,8 @@ def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
     generator draws only from the seed's random numbers."""
     rng = np.random.default_rng(draw.seed)
     for _ in range(draw.count):
-        yield generate(pool, draw.tier, rng, without=draw.without, exposure=draw.exposure, pen=draw.pen)
+        yield generate(pool, draw.tier, rng, without=draw.without, exposure=draw.exposure, pen=draw.pen,
+                       framing=draw.framing)
 
 
 @lru_cache(maxsize=1)
@@ -187,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exposure", type=float, default=1.0,
                         help="camera gain on every photo: 0.25 reads the same fields two stops underexposed, 1.5 overexposed")
     parser.add_argument("--pen", choices=sorted(PENS), help="write every field with this pen instead of the drawn ink")
+    parser.add_argument("--framing", choices=FRAMINGS,
+                        help="photograph every field upside down, or cut through its first or last digit")
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes reading the seeds' draws in parallel (time per image is then each process's)")
     args = parser.parse_args(argv)
@@ -199,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, curves, mode, thresholds, per_seed = [], {}, None, {}, []
     with tempfile.TemporaryDirectory() as scratch:
         for offset, tier in enumerate(args.tiers.split(",")):
-            draws = [Draw(args.data, args.model, tier, seed + offset, args.count, exposure=args.exposure, pen=args.pen)
+            draws = [Draw(args.data, args.model, tier, seed + offset, args.count, exposure=args.exposure, pen=args.pen,
+                          framing=args.framing)
                      for seed in seeds]
             reads, seconds = [], 0.0
             for draw, (seed_reads, _, seed_seconds) in zip(draws, read_draws(draws, args.jobs)):

@@ -61,6 +61,9 @@ INKS = {  # BGR, and how much of a full stroke's darkness the medium gives
 # drops out of the red channel with the printed boxes (service/binarize.py).
 OTHER_PENS = {"red": ((40, 40, 200), 1.0)}
 PENS = {**INKS, **OTHER_PENS}
+# How a sorting line's camera or field locator can frame a field wrongly, beyond the tiers' small
+# rotations: the photo upside down, or cut down the middle of its first or last digit. No tier draws one.
+FRAMINGS = ("upside_down", "cut_first", "cut_last")
 BOX_COLOURS = {"orange": (40, 140, 250), "red": (50, 50, 215), "black": (40, 40, 40), "faint": (170, 180, 200)}
 # What generate(without=...) can leave out of a field. Left out, an effect still draws its random numbers,
 # so the field is the same as its twin in everything else (bench/attribution.py compares the two).
@@ -119,16 +122,19 @@ def make_pool(images: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
 
 def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, code: str | None = None,
              spec: TierSpec | None = None, hyphen: str | None = None, without: Collection[str] = (),
-             exposure: float = 1.0, pen: str | None = None) -> Sample:
+             exposure: float = 1.0, pen: str | None = None, framing: str | None = None) -> Sample:
     """One image. Tests pin a case down with `code`, a modified `spec` (dataclasses.replace on
     SPECS[tier]) and `hyphen` ("dash", "dot" or "none"). without: EFFECTS to leave out, on the same
     random draws as the field with them. exposure: the camera's gain on the finished photo (0.25 is
     two stops under, 1.5 about half a stop over, clipped at white); it draws no random numbers, so the
     fields are those of exposure 1, darker or brighter. pen: a key of PENS to write with instead of the
-    ink the tier draws (the draw is still made, so the field is otherwise the same)."""
+    ink the tier draws (the draw is still made, so the field is otherwise the same). framing: one of
+    FRAMINGS, applied to the finished photo before it is encoded; it draws no random numbers either."""
     unknown = set(without) - set(EFFECTS)
     if unknown:
         raise ValueError(f"unknown effects {sorted(unknown)}; known: {', '.join(EFFECTS)}")
+    if framing is not None and framing not in FRAMINGS:
+        raise ValueError(f"unknown framing {framing!r}; known: {', '.join(FRAMINGS)}")
     spec = spec or SPECS[tier]
     code = code or _code(rng, rng.random() < spec.zip4_share)
     height = int(rng.uniform(*spec.digit_height))
@@ -214,6 +220,8 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
         image = 255 - image
     if exposure != 1.0:
         image = np.clip(image * np.float32(exposure) + 0.5, 0, 255).astype(np.uint8)
+    if framing:
+        image, boxes = _reframed(image, boxes, framing)
     jpeg = rng.random() < spec.jpeg_share
     quality = int(rng.uniform(*spec.jpeg_quality)) if jpeg else 0
     if jpeg and "jpeg" not in without:
@@ -224,6 +232,18 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
         encoded, extension = cv2.imencode(".png", image)[1].tobytes(), ".png"
     return Sample(image=image, encoded=encoded, extension=extension, code=code, boxes=boxes, tier=tier,
                   sources=sources)
+
+
+def _reframed(image: np.ndarray, boxes: list[list[int]], framing: str) -> tuple[np.ndarray, list[list[int]]]:
+    """The photo framed as FRAMINGS says, and the digit boxes in it (a cut digit's box is what is left)."""
+    height, width = image.shape[:2]
+    if framing == "upside_down":
+        return cv2.rotate(image, cv2.ROTATE_180), [[width - x - w, height - y - h, w, h] for x, y, w, h in boxes]
+    x, _, w, _ = boxes[0] if framing == "cut_first" else boxes[-1]
+    middle = x + w // 2
+    left, right = (middle, width) if framing == "cut_first" else (0, middle)
+    kept = [[max(x, left) - left, y, min(x + w, right) - max(x, left), h] for x, y, w, h in boxes]
+    return np.ascontiguousarray(image[:, left:right]), kept
 
 
 def _draw_guides(image, boxed, slots, box_width, baseline, height, margin, rng, spec, tier) -> None:
@@ -285,12 +305,12 @@ def load_test_digits(path: str | Path) -> dict[int, np.ndarray]:
 
 
 def write_corpus(pool, tier: str, count: int, out: Path, seed: int, exposure: float = 1.0,
-                 pen: str | None = None) -> Path:
+                 pen: str | None = None, framing: str | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     with open(out / "labels.jsonl", "w") as labels:
         for index in range(count):
-            sample = generate(pool, tier, rng, exposure=exposure, pen=pen)
+            sample = generate(pool, tier, rng, exposure=exposure, pen=pen, framing=framing)
             name = f"{tier}-{index:05d}{sample.extension}"
             (out / name).write_bytes(sample.encoded)
             labels.write(json.dumps({"file": name, "code": sample.code, "tier": tier, "boxes": sample.boxes}) + "\n")
@@ -306,10 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--exposure", type=float, default=1.0, help="camera gain on every photo: 0.25 is two stops under, 1.5 about half a stop over")
     parser.add_argument("--pen", choices=sorted(PENS), help="write every field with this pen instead of the drawn ink")
+    parser.add_argument("--framing", choices=FRAMINGS, help="photograph every field upside down, or cut through its first or last digit")
     args = parser.parse_args(argv)
     pool = load_test_digits(args.data)
     for offset, tier in enumerate(TIERS if args.tier == "all" else (args.tier,)):
-        print(write_corpus(pool, tier, args.count, Path(args.out), args.seed + offset, args.exposure, args.pen))
+        print(write_corpus(pool, tier, args.count, Path(args.out), args.seed + offset, args.exposure, args.pen,
+                           args.framing))
     return 0
 
 

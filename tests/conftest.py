@@ -13,13 +13,6 @@ BUNDLED_MODEL = REPO / "models" / "zipnet"
 BUNDLED_VERSION = str(max(int(child.name) for child in BUNDLED_MODEL.iterdir() if child.name.isdigit()))
 
 
-def cut_through(shot, side: str) -> np.ndarray:
-    """A generated photo cut down the middle of its first (left) or last (right) digit."""
-    x, _, width, _ = shot.boxes[0] if side == "left" else shot.boxes[-1]
-    middle = x + width // 2
-    return shot.image[:, middle:] if side == "left" else shot.image[:, :middle]
-
-
 @pytest.fixture(scope="session")
 def subset_path() -> Path:
     return SUBSET

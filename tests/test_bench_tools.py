@@ -4,7 +4,6 @@ figures per seed (bench/accuracy.py)."""
 import dataclasses
 import json
 
-import cv2
 import numpy as np
 import pytest
 
@@ -12,8 +11,7 @@ from bench.accuracy import main as accuracy_main
 from bench.accuracy import read_sample
 from bench.attribution import main as attribution_main
 from bench.attribution import misread_alone, unsure_alone
-from bench.zipgen import EFFECTS, SPECS, generate, load_test_digits
-from tests.conftest import cut_through
+from bench.zipgen import EFFECTS, FRAMINGS, SPECS, generate, load_test_digits
 
 # Every effect applied to every field, so that leaving one out always changes the picture.
 EVERYTHING = dataclasses.replace(SPECS["realistic"], box_share=1.0, broken_share=1.0, dark_share=1.0, jpeg_share=1.0,
@@ -62,6 +60,26 @@ def test_a_field_at_another_exposure_is_its_twin_darker_or_clipped_brighter(digi
     assert np.abs(other.image.astype(float) - np.minimum(full.image * exposure, 255)).max() <= 0.5
 
 
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_a_field_framed_otherwise_is_its_twin_turned_over_or_cut_through_a_digit(digit_pool, framing):
+    spec = dataclasses.replace(EVERYTHING, jpeg_share=0.0)
+    full = generate(digit_pool, "realistic", np.random.default_rng(4), spec=spec, code="90210")
+    framed = generate(digit_pool, "realistic", np.random.default_rng(4), spec=spec, code="90210", framing=framing)
+    assert (framed.code, framed.sources) == (full.code, full.sources)
+    if framing == "upside_down":
+        assert np.array_equal(framed.image, full.image[::-1, ::-1])
+        height, width = full.image.shape[:2]
+        assert [(width - x - w, height - y - h) for x, y, w, h in full.boxes] == [tuple(b[:2]) for b in framed.boxes]
+        return
+    cut = full.boxes[0] if framing == "cut_first" else full.boxes[-1]
+    middle = cut[0] + cut[2] // 2
+    kept = full.image[:, middle:] if framing == "cut_first" else full.image[:, :middle]
+    assert np.array_equal(framed.image, kept)
+    ends = (framed.boxes[0][0], framed.boxes[0][2]) if framing == "cut_first" else \
+        (framed.boxes[-1][0] + framed.boxes[-1][2], framed.boxes[-1][2])
+    assert ends == ((0, cut[0] + cut[2] - middle) if framing == "cut_first" else (middle, middle - cut[0]))
+
+
 def test_a_field_written_with_another_pen_is_its_twin_in_that_colour(digit_pool):
     spec = dataclasses.replace(EVERYTHING, jpeg_share=0.0, dark_share=0.0, box_share=0.0, underline_share=0.0)
     drawn = generate(digit_pool, "realistic", np.random.default_rng(4), spec=spec)
@@ -102,8 +120,8 @@ def test_unsure_alone_finds_the_digits_read_right_below_the_probability(digit_po
 def test_a_cut_off_read_is_rejected_first_on_the_curve_and_a_whole_one_by_its_confidence(digit_pool, recognizer):
     # No threshold accepts a read that a digit at the photo's side rejects: it goes with the wrong lengths.
     shot = generate(digit_pool, "clean", np.random.default_rng(11), code="45911")
-    cut = cv2.imencode(".png", cut_through(shot, "left"))[1].tobytes()
-    cut_read = read_sample(dataclasses.replace(shot, encoded=cut, extension=".png"), recognizer)
+    cut_read = read_sample(generate(digit_pool, "clean", np.random.default_rng(11), code="45911",
+                                    framing="cut_first"), recognizer)
     assert cut_read.score == 0.0 and not cut_read.accepted and cut_read.guess
     whole = read_sample(shot, recognizer)
     assert whole.accepted and whole.score == pytest.approx(recognizer.recognize(shot.encoded).confidence)

@@ -14,15 +14,15 @@ from service.normalize import normalize_digit
 from service.recognizer import (DigitRead, Recognizer, RejectReason, _levelled, _touches_side,
                                 _turned_over_reads_as_well)
 from service.segment import JOIN_PRIOR_FRAGMENT, LEANING, NARROW, SLANT_PRIOR, WIDE, candidates, segment
-from tests.conftest import cut_through
 
 CLEAN = SPECS["clean"]
 
 
 def sample(pool, seed, code="12345", **changes):
     hyphen, exposure, pen = changes.pop("hyphen", None), changes.pop("exposure", 1.0), changes.pop("pen", None)
+    framing = changes.pop("framing", None)
     return generate(pool, "clean", np.random.default_rng(seed), code=code, spec=replace(CLEAN, **changes), hyphen=hyphen,
-                    exposure=exposure, pen=pen)
+                    exposure=exposure, pen=pen, framing=framing)
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -107,14 +107,13 @@ def test_a_skewed_line_is_levelled_read_and_boxed_in_the_photo(digit_pool, recog
 
 # Cut, these read 15911 at 0.997, 16805 at 0.997, 50131 at 0.989 and 70121 at 0.989: accepted until a
 # digit at the photo's side sent them to manual sorting.
-@pytest.mark.parametrize("code, seed, side", [("45911", 11, "left"), ("46805", 0, "left"), ("50136", 10, "right"),
-                                              ("70126", 10, "right")])
+@pytest.mark.parametrize("code, seed, framing", [("45911", 11, "cut_first"), ("46805", 0, "cut_first"),
+                                                 ("50136", 10, "cut_last"), ("70126", 10, "cut_last")])
 def test_a_photo_that_cuts_through_the_first_or_last_digit_is_rejected_as_cut_off(digit_pool, recognizer, code,
-                                                                                  seed, side):
-    shot = sample(digit_pool, seed, code)
-    whole = recognizer.recognize(shot.encoded)
+                                                                                  seed, framing):
+    whole = recognizer.recognize(sample(digit_pool, seed, code).encoded)
     assert whole.zip_code == code and whole.accepted
-    cut = recognizer.recognize(_png(cut_through(shot, side)))
+    cut = recognizer.recognize(sample(digit_pool, seed, code, framing=framing).encoded)
     assert not cut.accepted and cut.reject_reason == RejectReason.CUT_OFF
     assert len(cut.zip_code) == len(code)  # the digits read are still answered
 
@@ -126,7 +125,8 @@ def test_a_photo_taken_upside_down_is_not_accepted(digit_pool, recognizer, seed)
     shot = generate(digit_pool, "clean", np.random.default_rng(seed))
     upright = recognizer.recognize(shot.encoded)
     assert upright.zip_code == shot.code and upright.accepted
-    upside_down = recognizer.recognize(_png(cv2.rotate(shot.image, cv2.ROTATE_180)))
+    upside_down = recognizer.recognize(generate(digit_pool, "clean", np.random.default_rng(seed),
+                                                framing="upside_down").encoded)
     assert not upside_down.accepted and upside_down.reject_reason == RejectReason.ORIENTATION
 
 

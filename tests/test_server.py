@@ -13,7 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.zipgen import generate
-from tests.conftest import BUNDLED_MODEL, BUNDLED_VERSION, cut_through
+from tests.conftest import BUNDLED_MODEL, BUNDLED_VERSION
 from service.api import zipcode_pb2 as pb
 from service.client import ZipCodeClient
 from service.client_cli import main as client_main
@@ -81,9 +81,9 @@ def test_blank_image_is_a_normal_rejection(client):
 
 
 def test_a_photo_cut_through_a_digit_is_rejected_as_cut_off_and_counted(server, client, digit_pool):
-    shot = generate(digit_pool, "clean", np.random.default_rng(11), code="45911")
+    shot = generate(digit_pool, "clean", np.random.default_rng(11), code="45911", framing="cut_first")
     before = metrics_text(server)
-    answer = client.recognize(cv2.imencode(".png", cut_through(shot, "left"))[1].tobytes())
+    answer = client.recognize(shot.encoded)
     assert not answer.accepted and answer.reject_reason == pb.REJECT_REASON_CUT_OFF and len(answer.digits) == 5
     assert sample_value(metrics_text(server), "zipcode_rejections_total", reason="cut_off") == \
         sample_value(before, "zipcode_rejections_total", reason="cut_off") + 1
