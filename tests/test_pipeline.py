@@ -16,13 +16,14 @@ from service.recognizer import (DigitRead, Recognizer, RejectReason, _levelled, 
 from service.segment import JOIN_PRIOR_FRAGMENT, LEANING, NARROW, SLANT_PRIOR, WIDE, candidates, segment
 
 CLEAN = SPECS["clean"]
+GENERATE_OPTIONS = ("hyphen", "exposure", "pen", "framing")
 
 
 def sample(pool, seed, code="12345", **changes):
-    hyphen, exposure, pen = changes.pop("hyphen", None), changes.pop("exposure", 1.0), changes.pop("pen", None)
-    framing = changes.pop("framing", None)
-    return generate(pool, "clean", np.random.default_rng(seed), code=code, spec=replace(CLEAN, **changes), hyphen=hyphen,
-                    exposure=exposure, pen=pen, framing=framing)
+    """A clean field; changes are generate()'s own options (GENERATE_OPTIONS, its defaults where not given)
+    and fields of the clean tier's spec."""
+    options = {name: changes.pop(name) for name in GENERATE_OPTIONS if name in changes}
+    return generate(pool, "clean", np.random.default_rng(seed), code=code, spec=replace(CLEAN, **changes), **options)
 
 
 def _png(image: np.ndarray) -> bytes:
