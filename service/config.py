@@ -31,6 +31,9 @@ OPTIONS = (
      "longest wait for more digits before a model call; 0 turns batching off"),
     ("--min-confidence", "ZIPCODE_MIN_CONFIDENCE", float, DEFAULT_MIN_CONFIDENCE,
      "default confidence of a whole code needed to accept a read"),
+    ("--valid-codes", "ZIPCODE_VALID_CODES", str, "",
+     "directory of the zip codes that exist, one 5-digit code per line: a read of another code is rejected "
+     "as unknown_code (default: no check)"),
     ("--max-message-bytes", "ZIPCODE_MAX_MESSAGE_BYTES", int, 10 * 1024 * 1024, "largest request accepted"),
     ("--max-pixels", "ZIPCODE_MAX_PIXELS", int, 25_000_000, "largest image accepted, in pixels (checked from the header)"),
     ("--max-side", "ZIPCODE_MAX_SIDE", int, 20_000, "largest width or height accepted, in pixels"),
@@ -58,6 +61,7 @@ class ServerConfig:
     max_batch_size: int = 256
     max_batch_delay_ms: float = 2.0
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    valid_codes: str = ""
     max_message_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 25_000_000
     max_side: int = 20_000
@@ -92,7 +96,8 @@ def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> 
         parser.error("--tls-cert and --tls-key go together")
     if args.tls_client_ca and not args.tls_cert:
         parser.error("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
-    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key), ("--tls-client-ca", args.tls_client_ca)):
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key), ("--tls-client-ca", args.tls_client_ca),
+                       ("--valid-codes", args.valid_codes)):
         if path and not os.path.isfile(path):
             parser.error(f"{flag} {path}: no such file")
     if args.workers > 1 and (args.port == 0 or args.metrics_port == 0):

@@ -20,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", metavar="DIR", help="model root or version folder (default: the bundled model)")
     parser.add_argument("--expect", type=int, choices=(5, 9), help="expected number of digits")
     parser.add_argument("--min-confidence", type=float, help="confidence needed to accept a read (default: the pipeline's)")
+    parser.add_argument("--valid-codes", metavar="FILE",
+                        help="directory of the zip codes that exist, one 5-digit code per line: a read of "
+                             "another code is rejected as unknown_code")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--debug-dir", metavar="DIR", help="write a picture per image showing how it was read")
     return parser
@@ -45,17 +48,20 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     from service.decode import decode_image
+    from service.directory import DirectoryError, load_directory
     from service.errors import InputError
     from service.model import classifier, load_model
     from service.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer
     from training.errors import ModelDirError
 
     try:
+        directory = load_directory(args.valid_codes) if args.valid_codes else None
         model = load_model(args.model)
-    except ModelDirError as error:
+    except (ModelDirError, DirectoryError) as error:
         print(f"zipcode-recognize: error: {error}", file=sys.stderr)
         return 2
-    recognizer = Recognizer(classifier(model), min_confidence=args.min_confidence or DEFAULT_MIN_CONFIDENCE)
+    recognizer = Recognizer(classifier(model), min_confidence=args.min_confidence or DEFAULT_MIN_CONFIDENCE,
+                            directory=directory)
     debug_dir = Path(args.debug_dir) if args.debug_dir else None
     if debug_dir:
         debug_dir.mkdir(parents=True, exist_ok=True)

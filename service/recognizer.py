@@ -16,6 +16,7 @@ import numpy as np
 from service.binarize import dropout_gray, ink_image, red_hides_ink, red_pen_gray
 from service.bridge import bridged
 from service.decode import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, decode_image
+from service.directory import CodeDirectory
 from service.guides import remove_guides
 from service.normalize import normalize_digit
 from service.reading import best_reading, reading_bounds
@@ -75,6 +76,7 @@ class RejectReason:
     LOW_CONFIDENCE = "low_confidence"
     CUT_OFF = "cut_off"
     ORIENTATION = "orientation"
+    UNKNOWN_CODE = "unknown_code"
 
 
 @dataclass
@@ -233,7 +235,8 @@ class _ClassifiedPieces:
 
 def threshold_decides(recognition: Recognition) -> bool:
     """Whether the confidence threshold alone decides the reading: its length is valid, and nothing else
-    (a cut, the way up) rejects it, so a stricter or laxer threshold would change its fate."""
+    (a cut, the way up, a code not in the directory) rejects it, so a stricter or laxer threshold would
+    change its fate."""
     return recognition.reject_reason in (None, RejectReason.LOW_CONFIDENCE)
 
 
@@ -273,9 +276,12 @@ def _can_win(bound: float, floor: float) -> bool:
 
 class Recognizer:
     def __init__(self, classify: Classifier, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE, wide: Search = WIDE):
-        """wide: the second, wider search (the field-digit harvest widens it further)."""
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE, wide: Search = WIDE,
+                 directory: CodeDirectory | None = None):
+        """wide: the second, wider search (the field-digit harvest widens it further). directory: the codes
+        that exist (service/directory.py); a read of another code is rejected as UNKNOWN_CODE."""
         self.classify = classify
+        self.directory = directory
         self.wide = wide
         self.min_confidence = min_confidence
         self.max_pixels = max_pixels
@@ -298,11 +304,15 @@ class Recognizer:
         started = time.perf_counter()
         classify = classify or self.classify
         recognition, model_seconds = self._read_in_either_pen(bgr, classify, expected_length, threshold)
-        # These two come last, so the searches and the choice of channel are as without them; the code
+        # These come last, so the searches and the choice of channel are as without them; the code
         # read stays as the suggestion for manual sorting, and the reason tells what to look at (the
-        # camera's framing, the way items are fed) instead of the handwriting.
+        # camera's framing, the way items are fed, a code that does not exist) besides the handwriting.
         if threshold_decides(recognition) and _touches_side(recognition.digits, *bgr.shape[:2]):
             recognition.accepted, recognition.reject_reason = False, RejectReason.CUT_OFF
+        # At any confidence, so that no threshold accepts a code that does not exist.
+        exists = self.directory is None or self.directory.knows(recognition.zip_code)
+        if threshold_decides(recognition) and not exists:
+            recognition.accepted, recognition.reject_reason = False, RejectReason.UNKNOWN_CODE
         if recognition.accepted:
             turned_reads, more_seconds = self._reads_turned_over_too(recognition, bgr, classify, expected_length,
                                                                      threshold)

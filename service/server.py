@@ -50,9 +50,11 @@ def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
     import tensorflow as tf
 
     from service.batcher import DynamicBatcher
+    from service.directory import load_directory
     from service.model import classifier, inference_device, load_model
     from service.recognizer import Recognizer
 
+    directory = load_directory(config.valid_codes) if config.valid_codes else None  # before the slow part
     device = inference_device()
     model = load_model(config.model or None)
     predict = classifier(model, config.engine, device)
@@ -76,11 +78,12 @@ def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
         device=device,
         default_min_confidence=config.min_confidence,
         tensorflow_version=tf.__version__,
+        directory_codes=len(directory) if directory else 0,
     )
     metrics.model.info({"version": version, "architecture": info.architecture, "device": device, "engine": engine,
                         "path": str(model.directory)})
     recognizer = Recognizer(classify, min_confidence=config.min_confidence, max_pixels=config.max_pixels,
-                            max_side=config.max_side)
+                            max_side=config.max_side, directory=directory)
     return Engine(recognizer, classify, version, info, batcher, engine, FairGate(config.pipelines))
 
 
@@ -145,7 +148,8 @@ class RecognizerServer:
         self.servicer.attach(self.engine)
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info("serving", extra={"fields": {"model_version": self.engine.version, "device": self.engine.info.device,
-                                               "engine": self.engine.runtime, "batching": self.engine.batcher is not None}})
+                                               "engine": self.engine.runtime, "batching": self.engine.batcher is not None,
+                                               "directory_codes": self.engine.info.directory_codes}})
         return self
 
     def begin_shutdown(self) -> None:
@@ -221,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(config.log_format)
     if config.workers > 1:
         return supervise(config)
+    from service.directory import DirectoryError
     from training.errors import ModelDirError
 
     # Import TensorFlow before installing our handlers: its import sets absl's own SIGTERM handler, which
@@ -241,8 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         server.load()
-    except ModelDirError as error:
-        log.error(f"cannot load the model: {error}")
+    except (ModelDirError, DirectoryError) as error:
+        what = "the model" if isinstance(error, ModelDirError) else "the directory of valid codes"
+        log.error(f"cannot load {what}: {error}")
         server.stop(0)
         return 2
     # Python runs signal handlers only on the main thread, between bytecodes. A SIGTERM delivered to one

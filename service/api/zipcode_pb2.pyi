@@ -16,6 +16,7 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_INVALID_IMAGE: _ClassVar[RejectReason]
     REJECT_REASON_CUT_OFF: _ClassVar[RejectReason]
     REJECT_REASON_ORIENTATION: _ClassVar[RejectReason]
+    REJECT_REASON_UNKNOWN_CODE: _ClassVar[RejectReason]
 REJECT_REASON_UNSPECIFIED: RejectReason
 REJECT_REASON_NO_DIGITS: RejectReason
 REJECT_REASON_UNEXPECTED_LENGTH: RejectReason
@@ -23,6 +24,7 @@ REJECT_REASON_LOW_CONFIDENCE: RejectReason
 REJECT_REASON_INVALID_IMAGE: RejectReason
 REJECT_REASON_CUT_OFF: RejectReason
 REJECT_REASON_ORIENTATION: RejectReason
+REJECT_REASON_UNKNOWN_CODE: RejectReason
 
 class RecognizeRequest(_message.Message):
     __slots__ = ("request_id", "image", "expected_length", "min_confidence")
@@ -125,7 +127,7 @@ class GetModelInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("model_version", "architecture", "parameters", "test_accuracy", "device", "default_min_confidence", "tensorflow_version")
+    __slots__ = ("model_version", "architecture", "parameters", "test_accuracy", "device", "default_min_confidence", "tensorflow_version", "directory_codes")
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +135,7 @@ class ModelInfo(_message.Message):
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_MIN_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     TENSORFLOW_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_CODES_FIELD_NUMBER: _ClassVar[int]
     model_version: str
     architecture: str
     parameters: int
@@ -140,4 +143,5 @@ class ModelInfo(_message.Message):
     device: str
     default_min_confidence: float
     tensorflow_version: str
-    def __init__(self, model_version: _Optional[str] = ..., architecture: _Optional[str] = ..., parameters: _Optional[int] = ..., test_accuracy: _Optional[float] = ..., device: _Optional[str] = ..., default_min_confidence: _Optional[float] = ..., tensorflow_version: _Optional[str] = ...) -> None: ...
+    directory_codes: int
+    def __init__(self, model_version: _Optional[str] = ..., architecture: _Optional[str] = ..., parameters: _Optional[int] = ..., test_accuracy: _Optional[float] = ..., device: _Optional[str] = ..., default_min_confidence: _Optional[float] = ..., tensorflow_version: _Optional[str] = ..., directory_codes: _Optional[int] = ...) -> None: ...
