@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench.zipgen import FRAMINGS, PENS, TIERS, Sample, generate, load_test_digits  # noqa: E402
+from bench.zipgen import FRAMINGS, PENS, TIERS, Sample, directory_codes, generate, load_test_digits  # noqa: E402
 from service.recognizer import threshold_decides  # noqa: E402
 
 TESSERACT_MODES = (6, 7, 8, 13)
@@ -114,31 +114,37 @@ class Draw:
     exposure: float = 1.0  # camera gain on every photo (zipgen.generate)
     pen: str | None = None  # a pen of zipgen.PENS instead of the drawn ink
     framing: str | None = None  # one of zipgen.FRAMINGS: upside down, or cut through the first or last digit
+    codes: str | None = None  # a directory file (service/directory.py) whose codes the fields are addressed to
+    check_codes: bool = False  # the recogniser rejects codes not in that directory
 
 
 def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
     """The draw's fields one at a time (a hard field's photo can be megabytes), the same every time: the
     generator draws only from the seed's random numbers."""
     rng = np.random.default_rng(draw.seed)
+    codes = directory_codes(draw.codes) if draw.codes else None
     for _ in range(draw.count):
         yield generate(pool, draw.tier, rng, without=draw.without, exposure=draw.exposure, pen=draw.pen,
-                       framing=draw.framing)
+                       framing=draw.framing, codes=codes)
 
 
 @lru_cache(maxsize=1)
-def process_reader(model: str | None, data: str):
+def process_reader(model: str | None, data: str, directory: str | None = None):
     """The recogniser and the test digits of this process, loaded once however many draws it reads (a
-    process of the pool reads several, and so does one process without --jobs)."""
+    process of the pool reads several, and so does one process without --jobs). directory: a file of
+    valid codes for the recogniser to check its reads against."""
+    from service.directory import load_directory
     from service.model import classifier, load_model
     from service.recognizer import Recognizer
 
-    return Recognizer(classifier(load_model(model))), load_test_digits(data)
+    return (Recognizer(classifier(load_model(model)), directory=load_directory(directory) if directory else None),
+            load_test_digits(data))
 
 
 def read_draw(draw: Draw) -> tuple[list[Read], list[list[tuple[int, int]]], float]:
     """Generate the draw's fields and read them with the model: the reads, each field's source digits, and
     seconds per field. Loads the model in the process it runs in, so that a spawned process can run it."""
-    recognizer, pool = process_reader(draw.model, draw.data)
+    recognizer, pool = process_reader(draw.model, draw.data, draw.codes if draw.check_codes else None)
     reads, sources, seconds = [], [], 0.0
     for sample in generated(pool, draw):
         started = time.perf_counter()  # the reading only, not the generator
@@ -191,9 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pen", choices=sorted(PENS), help="write every field with this pen instead of the drawn ink")
     parser.add_argument("--framing", choices=FRAMINGS,
                         help="photograph every field upside down, or cut through its first or last digit")
+    parser.add_argument("--codes", metavar="FILE",
+                        help="address the fields to the codes of this directory file (tools/us_zip_codes.py writes the "
+                             "United States') instead of any digits")
+    parser.add_argument("--check-codes", action="store_true",
+                        help="the pipeline rejects reads whose code is not in --codes, as the server's --valid-codes does")
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes reading the seeds' draws in parallel (time per image is then each process's)")
     args = parser.parse_args(argv)
+    if args.check_codes and not args.codes:
+        parser.error("--check-codes needs --codes FILE")
 
     from service.recognizer import DEFAULT_MIN_CONFIDENCE
 
@@ -204,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for offset, tier in enumerate(args.tiers.split(",")):
             draws = [Draw(args.data, args.model, tier, seed + offset, args.count, exposure=args.exposure, pen=args.pen,
-                          framing=args.framing)
+                          framing=args.framing, codes=args.codes, check_codes=args.check_codes)
                      for seed in seeds]
             reads, seconds = [], 0.0
             for draw, (seed_reads, _, seed_seconds) in zip(draws, read_draws(draws, args.jobs)):

@@ -16,7 +16,7 @@ import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection
+from typing import Collection, Sequence
 
 import cv2
 import numpy as np
@@ -107,7 +107,11 @@ def _break_stroke(alpha: np.ndarray, rng: np.random.Generator, across_share: flo
     return broken
 
 
-def _code(rng: np.random.Generator, zip4: bool) -> str:
+def _code(rng: np.random.Generator, zip4: bool, codes: Sequence[str] | None = None) -> str:
+    """Any digits, or a five-digit code of `codes` (a directory's) with any four after it."""
+    if codes:
+        first = codes[int(rng.integers(len(codes)))]
+        return f"{first}-{''.join(str(d) for d in rng.integers(0, 10, size=4))}" if zip4 else first
     digits = "".join(str(d) for d in rng.integers(0, 10, size=9 if zip4 else 5))
     return f"{digits[:5]}-{digits[5:]}" if zip4 else digits
 
@@ -122,21 +126,24 @@ def make_pool(images: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
 
 def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, code: str | None = None,
              spec: TierSpec | None = None, hyphen: str | None = None, without: Collection[str] = (),
-             exposure: float = 1.0, pen: str | None = None, framing: str | None = None) -> Sample:
+             exposure: float = 1.0, pen: str | None = None, framing: str | None = None,
+             codes: Sequence[str] | None = None) -> Sample:
     """One image. Tests pin a case down with `code`, a modified `spec` (dataclasses.replace on
     SPECS[tier]) and `hyphen` ("dash", "dot" or "none"). without: EFFECTS to leave out, on the same
     random draws as the field with them. exposure: the camera's gain on the finished photo (0.25 is
     two stops under, 1.5 about half a stop over, clipped at white); it draws no random numbers, so the
     fields are those of exposure 1, darker or brighter. pen: a key of PENS to write with instead of the
     ink the tier draws (the draw is still made, so the field is otherwise the same). framing: one of
-    FRAMINGS, applied to the finished photo before it is encoded; it draws no random numbers either."""
+    FRAMINGS, applied to the finished photo before it is encoded; it draws no random numbers either. codes:
+    five-digit codes to address the fields to (a directory's, as mail is addressed to codes that exist)
+    instead of any digits; the fields are then others than without it."""
     unknown = set(without) - set(EFFECTS)
     if unknown:
         raise ValueError(f"unknown effects {sorted(unknown)}; known: {', '.join(EFFECTS)}")
     if framing is not None and framing not in FRAMINGS:
         raise ValueError(f"unknown framing {framing!r}; known: {', '.join(FRAMINGS)}")
     spec = spec or SPECS[tier]
-    code = code or _code(rng, rng.random() < spec.zip4_share)
+    code = code or _code(rng, rng.random() < spec.zip4_share, codes)
     height = int(rng.uniform(*spec.digit_height))
     boxed = rng.random() < spec.box_share
     underlined = not boxed and rng.random() < spec.underline_share
@@ -298,6 +305,13 @@ def _transform_box(box: list[int], transform: np.ndarray) -> list[int]:
     return [int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))]
 
 
+def directory_codes(path: str | Path) -> list[str]:
+    """The codes of a directory file, in order, to draw from the same way every time."""
+    from service.directory import load_directory
+
+    return sorted(load_directory(path).codes)
+
+
 def load_test_digits(path: str | Path) -> dict[int, np.ndarray]:
     """The test split of a Keras-layout mnist.npz: the only digits the generator uses."""
     with np.load(path, allow_pickle=False) as mnist:
@@ -305,12 +319,12 @@ def load_test_digits(path: str | Path) -> dict[int, np.ndarray]:
 
 
 def write_corpus(pool, tier: str, count: int, out: Path, seed: int, exposure: float = 1.0,
-                 pen: str | None = None, framing: str | None = None) -> Path:
+                 pen: str | None = None, framing: str | None = None, codes: Sequence[str] | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     with open(out / "labels.jsonl", "w") as labels:
         for index in range(count):
-            sample = generate(pool, tier, rng, exposure=exposure, pen=pen, framing=framing)
+            sample = generate(pool, tier, rng, exposure=exposure, pen=pen, framing=framing, codes=codes)
             name = f"{tier}-{index:05d}{sample.extension}"
             (out / name).write_bytes(sample.encoded)
             labels.write(json.dumps({"file": name, "code": sample.code, "tier": tier, "boxes": sample.boxes}) + "\n")
@@ -327,11 +341,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exposure", type=float, default=1.0, help="camera gain on every photo: 0.25 is two stops under, 1.5 about half a stop over")
     parser.add_argument("--pen", choices=sorted(PENS), help="write every field with this pen instead of the drawn ink")
     parser.add_argument("--framing", choices=FRAMINGS, help="photograph every field upside down, or cut through its first or last digit")
+    parser.add_argument("--codes", metavar="FILE",
+                        help="address the fields to the codes of this directory file (service/directory.py) instead of any digits")
     args = parser.parse_args(argv)
     pool = load_test_digits(args.data)
+    codes = directory_codes(args.codes) if args.codes else None
     for offset, tier in enumerate(TIERS if args.tier == "all" else (args.tier,)):
         print(write_corpus(pool, tier, args.count, Path(args.out), args.seed + offset, args.exposure, args.pen,
-                           args.framing))
+                           args.framing, codes))
     return 0
 
 

@@ -1,5 +1,5 @@
 """The directory of valid codes (--valid-codes): reading the file, the pipeline's check of its reads, the
-offline command line, the server over a real gRPC channel."""
+offline command line, the server over a real gRPC channel, and the benchmark's fields addressed to it."""
 import subprocess
 import sys
 
@@ -88,6 +88,14 @@ def test_a_wrong_length_keeps_its_own_reason_with_a_directory(digit_pool, recogn
     shot = _shot(digit_pool, "40213", 3)
     checking = Recognizer(recognizer.classify, directory=CodeDirectory({"99999"}))
     assert checking.recognize(shot.encoded, expected_length=9).reject_reason == RejectReason.UNEXPECTED_LENGTH
+
+
+def test_the_generator_addresses_fields_to_the_directory_s_codes(digit_pool):
+    codes = ["40213", "40214", "97531"]
+    rng = np.random.default_rng(5)
+    drawn = [generate(digit_pool, "realistic", rng, codes=codes).code for _ in range(30)]
+    assert {code[:5] for code in drawn} <= set(codes) and len({code[:5] for code in drawn}) == 3
+    assert any(len(code) == 10 and code[5] == "-" for code in drawn)  # ZIP+4 too, any four after the five
 
 
 def test_zipcode_recognize_checks_against_valid_codes(digit_pool, tmp_path, capsys):

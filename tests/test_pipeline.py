@@ -16,7 +16,7 @@ from service.recognizer import (DigitRead, Recognizer, RejectReason, _levelled, 
 from service.segment import JOIN_PRIOR_FRAGMENT, LEANING, NARROW, SLANT_PRIOR, WIDE, candidates, segment
 
 CLEAN = SPECS["clean"]
-GENERATE_OPTIONS = ("hyphen", "exposure", "pen", "framing")
+GENERATE_OPTIONS = ("hyphen", "exposure", "pen", "framing", "codes")
 
 
 def sample(pool, seed, code="12345", **changes):
