@@ -47,6 +47,7 @@ class Read:
     guess: str
     score: float  # confidence where the threshold decides the read (threshold_decides), else 0: rejected first
     accepted: bool
+    suggested: str = ""  # with a directory, the known code suggested for an unknown one (Recognition)
 
 
 def digits_of(code: str) -> str:
@@ -99,7 +100,8 @@ def curve(reads: list[Read]) -> tuple[np.ndarray, np.ndarray]:
 
 def read_sample(sample: Sample, recognizer) -> Read:
     result = recognizer.recognize(sample.encoded)
-    return Read(sample.code, result.zip_code, result.confidence if threshold_decides(result) else 0.0, result.accepted)
+    return Read(sample.code, result.zip_code, result.confidence if threshold_decides(result) else 0.0, result.accepted,
+                result.suggested_zip_code)
 
 
 @dataclass
@@ -213,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     tesseract = None if args.no_tesseract else shutil.which("tesseract")
     pool = load_test_digits(args.data) if tesseract else None  # Tesseract reads the same fields, generated again
     seeds = [int(seed) for seed in args.seeds.split(",")] if args.seeds else [args.seed]
-    rows, curves, mode, thresholds, per_seed = [], {}, None, {}, []
+    rows, curves, mode, thresholds, per_seed, suggested = [], {}, None, {}, [], {}
     with tempfile.TemporaryDirectory() as scratch:
         for offset, tier in enumerate(args.tiers.split(",")):
             draws = [Draw(args.data, args.model, tier, seed + offset, args.count, exposure=args.exposure, pen=args.pen,
@@ -232,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 reject_for_error(reads, 0.01), reject_for_error(reads, 0.005), error_at_reject(reads, 0.05), seconds,
             ))
             thresholds[tier] = (threshold_for_error(reads, 0.01), threshold_for_error(reads, 0.005))
+            suggested[tier] = [r for r in reads if r.suggested]
             if tesseract:
                 if mode is None:  # choose Tesseract's best page-segmentation mode once, on the first tier
                     trial = list(islice(generated(pool, draws[0]), 60))
@@ -253,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| tier | threshold for 1% error | threshold for 0.5% error |\n|---|---:|---:|")
     for tier, (t1, t05) in thresholds.items():
         print(f"| {tier} | {t1:.3f} | {t05:.3f} |")
+    if args.check_codes:
+        print("\n| tier | codes not in the directory, with a suggestion | the suggestion the written code |\n|---|---:|---:|")
+        for tier, reads in suggested.items():
+            print(f"| {tier} | {len(reads)} | {sum(r.suggested == r.truth for r in reads)} |")
     if len(seeds) > 1:
         print("\n| tier | seed | exact code | rejected at default | reject for 1% error | reject for 0.5% error | error at 5% rejected |")
         print("|---|---:|---:|---:|---:|---:|---:|")

@@ -14,7 +14,7 @@ from pathlib import Path
 import grpc
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-FIELDS = ("file", "zip_code", "confidence", "accepted", "reject_reason", "error")
+FIELDS = ("file", "zip_code", "confidence", "accepted", "reject_reason", "error", "suggested_zip_code")
 
 
 def _images(paths: list[str]) -> list[Path]:
@@ -44,7 +44,7 @@ def _read_one(client, path: Path) -> dict:
     row.update(zip_code=answer.zip_code, confidence=f"{answer.confidence:.4f}",
                accepted="accepted" if answer.accepted else "rejected",
                reject_reason=pb.RejectReason.Name(answer.reject_reason).removeprefix("REJECT_REASON_").lower()
-               if not answer.accepted else "")
+               if not answer.accepted else "", suggested_zip_code=answer.suggested_zip_code)
     return row
 
 

@@ -35,6 +35,8 @@ def _as_json(name: str, recognition) -> str:
         "confidence": round(recognition.confidence, 5),
         "accepted": recognition.accepted,
         "reject_reason": recognition.reject_reason,
+        **({"suggested_zip_code": recognition.suggested_zip_code,
+            "suggested_confidence": round(recognition.suggested_confidence, 5)} if recognition.suggested_zip_code else {}),
         "digits": [
             {"value": d.value, "confidence": round(d.confidence, 5), "box": list(d.box),
              "alternatives": [[digit, round(p, 5)] for digit, p in d.alternatives]}

@@ -96,6 +96,10 @@ class Recognition:
     accepted: bool
     reject_reason: str | None
     stage_seconds: dict[str, float] = field(default_factory=dict)  # decode, segment, classify
+    # With UNKNOWN_CODE: the directory's code the digits' alternatives make most probable, for the person
+    # who sorts the item (the ZIP+4 part as read), and its probability; "" and 0 otherwise.
+    suggested_zip_code: str = ""
+    suggested_confidence: float = 0.0
 
 
 def format_code(values: list[int]) -> str:
@@ -147,6 +151,15 @@ def _touches_side(digits: list[DigitRead], height: int, width: int) -> bool:
     of boxes mapped back."""
     margin = 1.5 / min(_working_scale(height, width), 1.0)
     return any(digit.box[0] < margin or digit.box[0] + digit.box[2] > width - margin for digit in digits)
+
+
+def _suggest_a_known_code(recognition: Recognition, directory: CodeDirectory) -> None:
+    """Fills in the read's suggested code: each of its first five digits one of its top 3."""
+    found = directory.most_probable([digit.alternatives for digit in recognition.digits])
+    if found:
+        code, probability = found
+        recognition.suggested_zip_code = format_code([int(c) for c in code] + [d.value for d in recognition.digits[5:]])
+        recognition.suggested_confidence = probability
 
 
 def _turned_over_reads_as_well(digits: list[DigitRead], standing: float, classify: Classifier) -> tuple[bool, float]:
@@ -313,6 +326,7 @@ class Recognizer:
         exists = self.directory is None or self.directory.knows(recognition.zip_code)
         if threshold_decides(recognition) and not exists:
             recognition.accepted, recognition.reject_reason = False, RejectReason.UNKNOWN_CODE
+            _suggest_a_known_code(recognition, self.directory)
         if recognition.accepted:
             turned_reads, more_seconds = self._reads_turned_over_too(recognition, bgr, classify, expected_length,
                                                                      threshold)

@@ -43,6 +43,8 @@ def to_response(request_id: str, recognition: Recognition, model_version: str) -
         reject_reason=_REASONS[recognition.reject_reason],
         confidence=recognition.confidence,
         model_version=model_version,
+        suggested_zip_code=recognition.suggested_zip_code,
+        suggested_confidence=recognition.suggested_confidence,
         digits=[
             pb.Digit(
                 value=d.value,

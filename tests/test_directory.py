@@ -1,15 +1,19 @@
 """The directory of valid codes (--valid-codes): reading the file, the pipeline's check of its reads, the
 offline command line, the server over a real gRPC channel, and the benchmark's fields addressed to it."""
+import csv
+import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from bench.accuracy import main as accuracy_main
 from bench.accuracy import read_sample
 from bench.zipgen import generate
 from service.api import zipcode_pb2 as pb
 from service.client import ZipCodeClient
+from service.client_cli import main as client_main
 from service.directory import CodeDirectory, DirectoryError, load_directory
 from service.recognize_cli import main as recognize_main
 from service.recognizer import Recognizer, RejectReason
@@ -28,6 +32,18 @@ def _write(folder, text: str, name: str = "codes.txt"):
 
 def _shot(pool, code: str, seed: int):
     return generate(pool, "clean", np.random.default_rng(seed), code=code, hyphen="dash")
+
+
+def _one_digit_off(recognition) -> tuple[str, float]:
+    """The code with the digit whose runner-up is likeliest read as that runner-up, and the product of
+    the five digits' probabilities then: what a directory holding only that code should suggest."""
+    digits = recognition.digits[:5]
+    index = max(range(5), key=lambda i: digits[i].alternatives[1][1])
+    values = [d.value for d in digits]
+    values[index] = digits[index].alternatives[1][0]
+    probabilities = [d.confidence for d in digits]
+    probabilities[index] = digits[index].alternatives[1][1]
+    return "".join(map(str, values)), float(np.prod(probabilities))
 
 
 def test_a_directory_file_takes_comments_blank_lines_a_bom_and_csv_rows(tmp_path):
@@ -60,6 +76,17 @@ def test_a_missing_or_binary_directory_file_is_refused(tmp_path):
         load_directory(binary)
 
 
+def test_the_most_probable_known_code_is_taken_from_the_first_five_digits_alternatives():
+    directory = CodeDirectory({"40213", "48213", "90210"})
+    alternatives = [[(4, 0.9), (9, 0.1)], [(0, 0.6), (8, 0.4)], [(2, 1.0)], [(1, 0.7), (7, 0.3)], [(3, 0.5), (0, 0.5)],
+                    [(5, 1.0)]]  # a sixth digit (ZIP+4) is not looked at
+    code, probability = directory.most_probable(alternatives)
+    assert code == "40213" and probability == pytest.approx(0.9 * 0.6 * 0.7 * 0.5)
+    assert directory.most_probable([[(4, 0.9), (9, 0.1)], [(0, 0.5), (8, 0.5)]] + [[(2, 1.0)]] * 3) is None
+    alternatives[1] = [(8, 0.6), (0, 0.4)]  # now the other known code is the likelier
+    assert directory.most_probable(alternatives)[0] == "48213"
+
+
 def test_only_a_code_in_the_directory_is_accepted_and_the_read_stays_the_suggestion(digit_pool, recognizer):
     shots = [_shot(digit_pool, code, seed) for code, seed in READ_RIGHT]
     unchecked = [recognizer.recognize(shot.encoded) for shot in shots]
@@ -71,6 +98,17 @@ def test_only_a_code_in_the_directory_is_accepted_and_the_read_stays_the_suggest
     # The rest of the answer is the unchecked one's, for the person who sorts the item by hand.
     assert (checked[1].zip_code, checked[1].confidence) == (unchecked[1].zip_code, unchecked[1].confidence)
     assert [d.value for d in checked[1].digits] == [d.value for d in unchecked[1].digits]
+    assert checked[1].suggested_zip_code == "" and checked[0].suggested_zip_code == ""  # none within the top 3
+
+
+def test_an_unknown_code_comes_with_the_known_code_its_alternatives_make_likeliest(digit_pool, recognizer):
+    shot = _shot(digit_pool, "97531-2468", 7)
+    read = recognizer.recognize(shot.encoded)
+    near, probability = _one_digit_off(read)
+    checked = Recognizer(recognizer.classify, directory=CodeDirectory({near, "12345"})).recognize(shot.encoded)
+    assert checked.reject_reason == RejectReason.UNKNOWN_CODE and checked.zip_code == "97531-2468"
+    assert checked.suggested_zip_code == f"{near}-2468"  # the ZIP+4 part as read
+    assert checked.suggested_confidence == pytest.approx(probability)
 
 
 def test_an_unknown_code_is_rejected_at_any_confidence_and_ranked_out_of_the_curve(digit_pool, recognizer):
@@ -108,19 +146,28 @@ def test_zipcode_recognize_checks_against_valid_codes(digit_pool, tmp_path, caps
     assert recognize_main(["--valid-codes", str(codes), *map(str, paths)]) == 0
     verdicts = [line.split("\t")[3] for line in capsys.readouterr().out.splitlines()]
     assert verdicts == ["accepted", "rejected:unknown_code"]
+    assert recognize_main(["--json", "--valid-codes", str(_write(tmp_path, "40213\n86420\n", "both.txt")),
+                           str(paths[1])]) == 0
+    assert "suggested_zip_code" not in json.loads(capsys.readouterr().out)  # only with unknown_code
     assert recognize_main(["--valid-codes", str(_write(tmp_path, "4021\n", "bad.txt")), str(paths[0])]) == 2
     assert "bad.txt: every line must start with a 5-digit zip code" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
-def checking_server(tmp_path_factory):
-    codes = _write(tmp_path_factory.mktemp("directory"), "# two codes\n40213\n97531\n")
+def near_86420(digit_pool, recognizer) -> tuple[str, float]:
+    return _one_digit_off(recognizer.recognize(_shot(digit_pool, "86420", 2).encoded))
+
+
+@pytest.fixture(scope="module")
+def checking_server(tmp_path_factory, near_86420):
+    codes = _write(tmp_path_factory.mktemp("directory"), f"# three codes\n40213\n97531\n{near_86420[0]}\n")
     running = RecognizerServer(local_config(valid_codes=str(codes))).start().load()
     yield running
     running.stop(1)
 
 
-def test_the_server_rejects_an_unknown_code_counts_it_and_says_how_many_it_knows(checking_server, digit_pool):
+def test_the_server_rejects_an_unknown_code_counts_it_and_says_how_many_it_knows(checking_server, digit_pool,
+                                                                                 near_86420, tmp_path):
     before = metrics_text(checking_server)
     with ZipCodeClient(f"127.0.0.1:{checking_server.port}", timeout=30) as client:
         known = client.recognize(_shot(digit_pool, "97531-2468", 7).encoded)
@@ -129,9 +176,18 @@ def test_the_server_rejects_an_unknown_code_counts_it_and_says_how_many_it_knows
     assert known.accepted and known.zip_code == "97531-2468"
     assert not unknown.accepted and unknown.reject_reason == pb.REJECT_REASON_UNKNOWN_CODE
     assert unknown.zip_code == "86420" and len(unknown.digits) == 5
-    assert info.directory_codes == 2
+    assert unknown.suggested_zip_code == near_86420[0]
+    assert unknown.suggested_confidence == pytest.approx(near_86420[1], rel=1e-5)
+    assert known.suggested_zip_code == "" and known.suggested_confidence == 0.0
+    assert info.directory_codes == 3
     assert sample_value(metrics_text(checking_server), "zipcode_rejections_total", reason="unknown_code") == \
         sample_value(before, "zipcode_rejections_total", reason="unknown_code") + 1
+    image = tmp_path / "86420.png"
+    image.write_bytes(_shot(digit_pool, "86420", 2).encoded)
+    table = tmp_path / "reads.csv"
+    assert client_main(["--target", f"127.0.0.1:{checking_server.port}", "--csv", str(table), str(image)]) == 0
+    row, = csv.DictReader(table.open())
+    assert (row["reject_reason"], row["suggested_zip_code"]) == ("unknown_code", near_86420[0])
 
 
 def test_a_bad_directory_stops_the_server_at_start_with_one_line(tmp_path):
@@ -144,3 +200,20 @@ def test_a_bad_directory_stops_the_server_at_start_with_one_line(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "service", "--valid-codes", str(tmp_path / "none.txt")],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "--valid-codes" in missing.stderr and "no such file" in missing.stderr
+
+
+def test_the_accuracy_benchmark_checks_reads_against_the_directory_only_when_asked(subset_path, tmp_path, capsys):
+    codes = _write(tmp_path, "40213\n86420\n97531\n")
+    common = ["--data", str(subset_path), "--count", "4", "--tiers", "clean", "--no-tesseract", "--codes", str(codes)]
+    assert accuracy_main(common) == 0
+    assert "codes not in the directory" not in capsys.readouterr().out
+    assert accuracy_main([*common, "--check-codes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(index for index, line in enumerate(lines) if "codes not in the directory" in line)
+    row = lines[header + 2]
+    assert row.startswith("| clean | ")
+    unknown, right = (int(cell) for cell in row.strip("| ").split("|")[1:])
+    assert 0 <= right <= unknown <= 4
+    with pytest.raises(SystemExit):
+        accuracy_main(["--data", str(subset_path), "--check-codes"])
+    assert "--check-codes needs --codes FILE" in capsys.readouterr().err

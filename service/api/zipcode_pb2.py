@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18zipcode/v1/zipcode.proto\x12\nzipcode.v1\"f\n\x10RecognizeRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\x0c\x12\x17\n\x0f\x65xpected_length\x18\x03 \x01(\r\x12\x16\n\x0emin_confidence\x18\x04 \x01(\x02\":\n\x03\x42ox\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"1\n\x0b\x41lternative\x12\r\n\x05\x64igit\x18\x01 \x01(\r\x12\x13\n\x0bprobability\x18\x02 \x01(\x02\"w\n\x05\x44igit\x12\r\n\x05value\x18\x01 \x01(\r\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x1c\n\x03\x62ox\x18\x03 \x01(\x0b\x32\x0f.zipcode.v1.Box\x12-\n\x0c\x61lternatives\x18\x04 \x03(\x0b\x32\x17.zipcode.v1.Alternative\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xf0\x01\n\x11RecognizeResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08zip_code\x18\x02 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x08\x12/\n\rreject_reason\x18\x04 \x01(\x0e\x32\x18.zipcode.v1.RejectReason\x12\x12\n\nconfidence\x18\x05 \x01(\x02\x12!\n\x06\x64igits\x18\x06 \x03(\x0b\x32\x11.zipcode.v1.Digit\x12\x15\n\rmodel_version\x18\x07 \x01(\t\x12$\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x15.zipcode.v1.ItemError\"\'\n\x15\x43lassifyDigitsRequest\x12\x0e\n\x06\x64igits\x18\x01 \x03(\x0c\"N\n\x12\x44igitProbabilities\x12\x15\n\rprobabilities\x18\x01 \x03(\x02\x12\r\n\x05\x64igit\x18\x02 \x01(\r\x12\x12\n\nconfidence\x18\x03 \x01(\x02\"`\n\x16\x43lassifyDigitsResponse\x12/\n\x07results\x18\x01 \x03(\x0b\x32\x1e.zipcode.v1.DigitProbabilities\x12\x15\n\rmodel_version\x18\x02 \x01(\t\"\x15\n\x13GetModelInfoRequest\"\xc8\x01\n\tModelInfo\x12\x15\n\rmodel_version\x18\x01 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x02 \x01(\t\x12\x12\n\nparameters\x18\x03 \x01(\x03\x12\x15\n\rtest_accuracy\x18\x04 \x01(\x01\x12\x0e\n\x06\x64\x65vice\x18\x05 \x01(\t\x12\x1e\n\x16\x64\x65\x66\x61ult_min_confidence\x18\x06 \x01(\x02\x12\x1a\n\x12tensorflow_version\x18\x07 \x01(\t\x12\x17\n\x0f\x64irectory_codes\x18\x08 \x01(\r*\x8c\x02\n\x0cRejectReason\x12\x1d\n\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17REJECT_REASON_NO_DIGITS\x10\x01\x12#\n\x1fREJECT_REASON_UNEXPECTED_LENGTH\x10\x02\x12 \n\x1cREJECT_REASON_LOW_CONFIDENCE\x10\x03\x12\x1f\n\x1bREJECT_REASON_INVALID_IMAGE\x10\x04\x12\x19\n\x15REJECT_REASON_CUT_OFF\x10\x05\x12\x1d\n\x19REJECT_REASON_ORIENTATION\x10\x06\x12\x1e\n\x1aREJECT_REASON_UNKNOWN_CODE\x10\x07\x32\xd2\x02\n\x11ZipCodeRecognizer\x12H\n\tRecognize\x12\x1c.zipcode.v1.RecognizeRequest\x1a\x1d.zipcode.v1.RecognizeResponse\x12R\n\x0fRecognizeStream\x12\x1c.zipcode.v1.RecognizeRequest\x1a\x1d.zipcode.v1.RecognizeResponse(\x01\x30\x01\x12W\n\x0e\x43lassifyDigits\x12!.zipcode.v1.ClassifyDigitsRequest\x1a\".zipcode.v1.ClassifyDigitsResponse\x12\x46\n\x0cGetModelInfo\x12\x1f.zipcode.v1.GetModelInfoRequest\x1a\x15.zipcode.v1.ModelInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18zipcode/v1/zipcode.proto\x12\nzipcode.v1\"f\n\x10RecognizeRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\x0c\x12\x17\n\x0f\x65xpected_length\x18\x03 \x01(\r\x12\x16\n\x0emin_confidence\x18\x04 \x01(\x02\":\n\x03\x42ox\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"1\n\x0b\x41lternative\x12\r\n\x05\x64igit\x18\x01 \x01(\r\x12\x13\n\x0bprobability\x18\x02 \x01(\x02\"w\n\x05\x44igit\x12\r\n\x05value\x18\x01 \x01(\r\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x1c\n\x03\x62ox\x18\x03 \x01(\x0b\x32\x0f.zipcode.v1.Box\x12-\n\x0c\x61lternatives\x18\x04 \x03(\x0b\x32\x17.zipcode.v1.Alternative\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xaa\x02\n\x11RecognizeResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08zip_code\x18\x02 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x08\x12/\n\rreject_reason\x18\x04 \x01(\x0e\x32\x18.zipcode.v1.RejectReason\x12\x12\n\nconfidence\x18\x05 \x01(\x02\x12!\n\x06\x64igits\x18\x06 \x03(\x0b\x32\x11.zipcode.v1.Digit\x12\x15\n\rmodel_version\x18\x07 \x01(\t\x12$\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x15.zipcode.v1.ItemError\x12\x1a\n\x12suggested_zip_code\x18\t \x01(\t\x12\x1c\n\x14suggested_confidence\x18\n \x01(\x02\"\'\n\x15\x43lassifyDigitsRequest\x12\x0e\n\x06\x64igits\x18\x01 \x03(\x0c\"N\n\x12\x44igitProbabilities\x12\x15\n\rprobabilities\x18\x01 \x03(\x02\x12\r\n\x05\x64igit\x18\x02 \x01(\r\x12\x12\n\nconfidence\x18\x03 \x01(\x02\"`\n\x16\x43lassifyDigitsResponse\x12/\n\x07results\x18\x01 \x03(\x0b\x32\x1e.zipcode.v1.DigitProbabilities\x12\x15\n\rmodel_version\x18\x02 \x01(\t\"\x15\n\x13GetModelInfoRequest\"\xc8\x01\n\tModelInfo\x12\x15\n\rmodel_version\x18\x01 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x02 \x01(\t\x12\x12\n\nparameters\x18\x03 \x01(\x03\x12\x15\n\rtest_accuracy\x18\x04 \x01(\x01\x12\x0e\n\x06\x64\x65vice\x18\x05 \x01(\t\x12\x1e\n\x16\x64\x65\x66\x61ult_min_confidence\x18\x06 \x01(\x02\x12\x1a\n\x12tensorflow_version\x18\x07 \x01(\t\x12\x17\n\x0f\x64irectory_codes\x18\x08 \x01(\r*\x8c\x02\n\x0cRejectReason\x12\x1d\n\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17REJECT_REASON_NO_DIGITS\x10\x01\x12#\n\x1fREJECT_REASON_UNEXPECTED_LENGTH\x10\x02\x12 \n\x1cREJECT_REASON_LOW_CONFIDENCE\x10\x03\x12\x1f\n\x1bREJECT_REASON_INVALID_IMAGE\x10\x04\x12\x19\n\x15REJECT_REASON_CUT_OFF\x10\x05\x12\x1d\n\x19REJECT_REASON_ORIENTATION\x10\x06\x12\x1e\n\x1aREJECT_REASON_UNKNOWN_CODE\x10\x07\x32\xd2\x02\n\x11ZipCodeRecognizer\x12H\n\tRecognize\x12\x1c.zipcode.v1.RecognizeRequest\x1a\x1d.zipcode.v1.RecognizeResponse\x12R\n\x0fRecognizeStream\x12\x1c.zipcode.v1.RecognizeRequest\x1a\x1d.zipcode.v1.RecognizeResponse(\x01\x30\x01\x12W\n\x0e\x43lassifyDigits\x12!.zipcode.v1.ClassifyDigitsRequest\x1a\".zipcode.v1.ClassifyDigitsResponse\x12\x46\n\x0cGetModelInfo\x12\x1f.zipcode.v1.GetModelInfoRequest\x1a\x15.zipcode.v1.ModelInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zipcode.v1.zipcode_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REJECTREASON']._serialized_start=1109
-  _globals['_REJECTREASON']._serialized_end=1377
+  _globals['_REJECTREASON']._serialized_start=1167
+  _globals['_REJECTREASON']._serialized_end=1435
   _globals['_RECOGNIZEREQUEST']._serialized_start=40
   _globals['_RECOGNIZEREQUEST']._serialized_end=142
   _globals['_BOX']._serialized_start=144
@@ -44,17 +44,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ITEMERROR']._serialized_start=376
   _globals['_ITEMERROR']._serialized_end=418
   _globals['_RECOGNIZERESPONSE']._serialized_start=421
-  _globals['_RECOGNIZERESPONSE']._serialized_end=661
-  _globals['_CLASSIFYDIGITSREQUEST']._serialized_start=663
-  _globals['_CLASSIFYDIGITSREQUEST']._serialized_end=702
-  _globals['_DIGITPROBABILITIES']._serialized_start=704
-  _globals['_DIGITPROBABILITIES']._serialized_end=782
-  _globals['_CLASSIFYDIGITSRESPONSE']._serialized_start=784
-  _globals['_CLASSIFYDIGITSRESPONSE']._serialized_end=880
-  _globals['_GETMODELINFOREQUEST']._serialized_start=882
-  _globals['_GETMODELINFOREQUEST']._serialized_end=903
-  _globals['_MODELINFO']._serialized_start=906
-  _globals['_MODELINFO']._serialized_end=1106
-  _globals['_ZIPCODERECOGNIZER']._serialized_start=1380
-  _globals['_ZIPCODERECOGNIZER']._serialized_end=1718
+  _globals['_RECOGNIZERESPONSE']._serialized_end=719
+  _globals['_CLASSIFYDIGITSREQUEST']._serialized_start=721
+  _globals['_CLASSIFYDIGITSREQUEST']._serialized_end=760
+  _globals['_DIGITPROBABILITIES']._serialized_start=762
+  _globals['_DIGITPROBABILITIES']._serialized_end=840
+  _globals['_CLASSIFYDIGITSRESPONSE']._serialized_start=842
+  _globals['_CLASSIFYDIGITSRESPONSE']._serialized_end=938
+  _globals['_GETMODELINFOREQUEST']._serialized_start=940
+  _globals['_GETMODELINFOREQUEST']._serialized_end=961
+  _globals['_MODELINFO']._serialized_start=964
+  _globals['_MODELINFO']._serialized_end=1164
+  _globals['_ZIPCODERECOGNIZER']._serialized_start=1438
+  _globals['_ZIPCODERECOGNIZER']._serialized_end=1776
 # @@protoc_insertion_point(module_scope)

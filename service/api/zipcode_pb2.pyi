@@ -79,7 +79,7 @@ class ItemError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RecognizeResponse(_message.Message):
-    __slots__ = ("request_id", "zip_code", "accepted", "reject_reason", "confidence", "digits", "model_version", "error")
+    __slots__ = ("request_id", "zip_code", "accepted", "reject_reason", "confidence", "digits", "model_version", "error", "suggested_zip_code", "suggested_confidence")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ZIP_CODE_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,8 @@ class RecognizeResponse(_message.Message):
     DIGITS_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    SUGGESTED_ZIP_CODE_FIELD_NUMBER: _ClassVar[int]
+    SUGGESTED_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     zip_code: str
     accepted: bool
@@ -96,7 +98,9 @@ class RecognizeResponse(_message.Message):
     digits: _containers.RepeatedCompositeFieldContainer[Digit]
     model_version: str
     error: ItemError
-    def __init__(self, request_id: _Optional[str] = ..., zip_code: _Optional[str] = ..., accepted: _Optional[bool] = ..., reject_reason: _Optional[_Union[RejectReason, str]] = ..., confidence: _Optional[float] = ..., digits: _Optional[_Iterable[_Union[Digit, _Mapping]]] = ..., model_version: _Optional[str] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+    suggested_zip_code: str
+    suggested_confidence: float
+    def __init__(self, request_id: _Optional[str] = ..., zip_code: _Optional[str] = ..., accepted: _Optional[bool] = ..., reject_reason: _Optional[_Union[RejectReason, str]] = ..., confidence: _Optional[float] = ..., digits: _Optional[_Iterable[_Union[Digit, _Mapping]]] = ..., model_version: _Optional[str] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ..., suggested_zip_code: _Optional[str] = ..., suggested_confidence: _Optional[float] = ...) -> None: ...
 
 class ClassifyDigitsRequest(_message.Message):
     __slots__ = ("digits",)
