@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 from service.client_cli import main as client_main  # noqa: F401  (the health check's command must import)
-from service.config import ServerConfig
+from service.config import ServerConfig, parse_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,6 +29,9 @@ def test_compose_wires_recognizer_prometheus_gpu_and_train():
     recognizer = services["recognizer"]
     assert f"{ServerConfig.port}:{ServerConfig.port}" in recognizer["ports"]
     assert recognizer["read_only"] is True and "models:/models:ro" in recognizer["volumes"]
+    # A directory of valid codes is read from the models volume when asked for; unset, the service does not check.
+    assert recognizer["environment"]["ZIPCODE_VALID_CODES"] == "${ZIPCODE_VALID_CODES:-}"
+    assert parse_config([], environ={"ZIPCODE_VALID_CODES": ""}).valid_codes == ""
     gpu = services["recognizer-gpu"]
     assert gpu["profiles"] == ["gpu"] and gpu["build"]["args"]["VARIANT"] == "gpu"
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
