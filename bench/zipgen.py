@@ -127,7 +127,7 @@ def make_pool(images: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
 def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, code: str | None = None,
              spec: TierSpec | None = None, hyphen: str | None = None, without: Collection[str] = (),
              exposure: float = 1.0, pen: str | None = None, framing: str | None = None,
-             codes: Sequence[str] | None = None) -> Sample:
+             codes: Sequence[str] | None = None, motion: float = 0.0) -> Sample:
     """One image. Tests pin a case down with `code`, a modified `spec` (dataclasses.replace on
     SPECS[tier]) and `hyphen` ("dash", "dot" or "none"). without: EFFECTS to leave out, on the same
     random draws as the field with them. exposure: the camera's gain on the finished photo (0.25 is
@@ -136,7 +136,9 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
     ink the tier draws (the draw is still made, so the field is otherwise the same). framing: one of
     FRAMINGS, applied to the finished photo before it is encoded; it draws no random numbers either. codes:
     five-digit codes to address the fields to (a directory's, as mail is addressed to codes that exist)
-    instead of any digits; the fields are then others than without it."""
+    instead of any digits; the fields are then others than without it. motion: the item moving past the
+    camera while it exposes, along the line of writing: a blur as long as this share of the digit height
+    (0.1: 5 pixels on 50-pixel digits); it draws no random numbers."""
     unknown = set(without) - set(EFFECTS)
     if unknown:
         raise ValueError(f"unknown effects {sorted(unknown)}; known: {', '.join(EFFECTS)}")
@@ -225,6 +227,8 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
     image = np.clip(image, 0, 255).astype(np.uint8)
     if rng.random() < spec.dark_share and "dark" not in without:
         image = 255 - image
+    if motion > 0:
+        image = _moved(image, int(round(motion * height)))
     if exposure != 1.0:
         image = np.clip(image * np.float32(exposure) + 0.5, 0, 255).astype(np.uint8)
     if framing:
@@ -239,6 +243,13 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
         encoded, extension = cv2.imencode(".png", image)[1].tobytes(), ".png"
     return Sample(image=image, encoded=encoded, extension=extension, code=code, boxes=boxes, tier=tier,
                   sources=sources)
+
+
+def _moved(image: np.ndarray, length: int) -> np.ndarray:
+    """The photo of an item that moved `length` pixels sideways while the shutter was open."""
+    if length < 2:
+        return image
+    return cv2.blur(image, (length, 1), borderType=cv2.BORDER_REPLICATE)
 
 
 def _reframed(image: np.ndarray, boxes: list[list[int]], framing: str) -> tuple[np.ndarray, list[list[int]]]:
@@ -319,12 +330,13 @@ def load_test_digits(path: str | Path) -> dict[int, np.ndarray]:
 
 
 def write_corpus(pool, tier: str, count: int, out: Path, seed: int, exposure: float = 1.0,
-                 pen: str | None = None, framing: str | None = None, codes: Sequence[str] | None = None) -> Path:
+                 pen: str | None = None, framing: str | None = None, codes: Sequence[str] | None = None,
+                 motion: float = 0.0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     with open(out / "labels.jsonl", "w") as labels:
         for index in range(count):
-            sample = generate(pool, tier, rng, exposure=exposure, pen=pen, framing=framing, codes=codes)
+            sample = generate(pool, tier, rng, exposure=exposure, pen=pen, framing=framing, codes=codes, motion=motion)
             name = f"{tier}-{index:05d}{sample.extension}"
             (out / name).write_bytes(sample.encoded)
             labels.write(json.dumps({"file": name, "code": sample.code, "tier": tier, "boxes": sample.boxes}) + "\n")
@@ -343,12 +355,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--framing", choices=FRAMINGS, help="photograph every field upside down, or cut through its first or last digit")
     parser.add_argument("--codes", metavar="FILE",
                         help="address the fields to the codes of this directory file (service/directory.py) instead of any digits")
+    parser.add_argument("--motion", type=float, default=0.0,
+                        help="blur every photo along the writing by this share of the digit height, as an item moving past the camera")
     args = parser.parse_args(argv)
     pool = load_test_digits(args.data)
     codes = directory_codes(args.codes) if args.codes else None
     for offset, tier in enumerate(TIERS if args.tier == "all" else (args.tier,)):
         print(write_corpus(pool, tier, args.count, Path(args.out), args.seed + offset, args.exposure, args.pen,
-                           args.framing, codes))
+                           args.framing, codes, args.motion))
     return 0
 
 

@@ -117,6 +117,18 @@ def test_unsure_alone_finds_the_digits_read_right_below_the_probability(digit_po
     assert unsure_alone(recognizer.classify, pool, middle) == {key for key in everything_right if own[key] < middle}
 
 
+def test_motion_blurs_the_same_field_along_the_writing_only(digit_pool):
+    still = generate(digit_pool, "clean", np.random.default_rng(6), code="40213")
+    moved = generate(digit_pool, "clean", np.random.default_rng(6), code="40213", motion=0.2)
+    assert (moved.code, moved.boxes, moved.image.shape) == (still.code, still.boxes, still.image.shape)
+    assert not np.array_equal(moved.image, still.image)
+    # Sideways only: each row keeps its ink, spread along it; the columns' profiles are smoothed.
+    rows = lambda image: image.astype(float).mean(axis=(1, 2))
+    columns = lambda image: image.astype(float).mean(axis=(0, 2))
+    assert np.abs(rows(moved.image) - rows(still.image)).max() < 1.0
+    assert np.abs(np.diff(columns(moved.image))).max() < 0.5 * np.abs(np.diff(columns(still.image))).max()
+
+
 def test_a_cut_off_read_is_rejected_first_on_the_curve_and_a_whole_one_by_its_confidence(digit_pool, recognizer):
     # No threshold accepts a read that a digit at the photo's side rejects: it goes with the wrong lengths.
     shot = generate(digit_pool, "clean", np.random.default_rng(11), code="45911")
