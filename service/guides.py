@@ -14,6 +14,9 @@ from service.binarize import uint8_median
 MAX_TILT = np.deg2rad(12)  # how far from horizontal a printed rule may lie in the photo
 PITCH_RANGE = (0.6, 1.7)  # box width against box height: boxes are about square
 MAX_RULE_THICKNESS = 5.5  # in the photo's own pixels, blur included
+# Box edges smeared wider than this share of the box height by motion are not looked for: the digits
+# are smeared past reading by then (a blur of 30% of a digit's height reads 123 of 300 realistic fields).
+MOTION_BLURRED_EDGE = 0.2
 PITCH_TOLERANCE = 0.04  # how far, as a share of the box width (plus a pixel), a box edge may stand off the pitch
 # Lab a*b* distance between the median colours of the handwriting and of the printed lines above which
 # the pen's colour tells a stroke lying along a line from the line itself.
@@ -213,26 +216,50 @@ def _upright_box_edges(search: np.ndarray, rules: np.ndarray, box_height: float,
     tall = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(5, int(0.7 * box_height))))
     upright = cv2.morphologyEx(widened, cv2.MORPH_OPEN, tall)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
-    lines, strays = [], []  # meeting the rules at both ends, and not
+    candidates = []  # (x, y, w, h, the line itself, its median width, meets the rules at both ends)
     for label in range(1, count):
         x, y, w, h, _ = stats[label]
-        # As thin as the rules (plus the widening), nearly as tall as the box, and meeting a rule at
-        # both ends: a narrow upright digit (a 1, a thin 8) can be as tall, but floats between them.
-        # One that does not meet them is still an edge when it stands on the boxes' pitch.
-        if h < 0.85 * box_height or w > widest + 6:
-            continue
+        if h < 0.85 * box_height:
+            continue  # handwriting inside a box is shorter than the box
         # The line itself (the opening ran on a widened copy), grown a pixel for its blurred rim.
         line = cv2.bitwise_and((labels == label).astype(np.uint8) * 255, search)
-        if np.median(np.count_nonzero(line[y: y + h, x: x + w], axis=1)) > widest:
-            continue  # thicker than the printed rules: a narrow upright digit (a thin 8) as tall as the box
-        (lines if _meets_rules(rules, x, y, w, h, widest + 2) else strays).append((x + w / 2, line, int(w)))
-    in_rows = _box_edges(lines, box_height)
-    loners = [line for line in lines if not any(line is edge for edge in in_rows)]
-    for _, line, w in _edges_on_pitch(in_rows, strays, loners, box_height):
+        thickness = float(np.median(np.count_nonzero(line[y: y + h, x: x + w], axis=1)))
+        candidates.append((x, y, w, h, line, thickness, _meets_rules(rules, x, y, w, h, widest + 2)))
+    # The allowance that finds the most edges, the rules' own on a tie.
+    found = max((_edges_within(candidates, allowance, box_height) for allowance in _edge_widths(candidates, widest, box_height)),
+                key=len)
+    for _, line, w in found:
         edges = cv2.bitwise_or(edges, cv2.dilate(line, np.ones((3, 3), np.uint8)))
         edge_reach = max(edge_reach, w - 2)  # the widening added 4 to the line's width
         vertical += 1
     return edges, vertical, edge_reach
+
+
+def _edges_within(candidates: list, allowance: int, box_height: float) -> list:
+    """The box edges among the tall upright lines (_upright_box_edges) at most `allowance` thick. As thin
+    as the rules (plus the widening), nearly as tall as the box, and meeting a rule at both ends: a
+    narrow upright digit (a 1, a thin 8) can be as tall, but floats between them, and its stroke is
+    thicker than the printed lines. One that does not meet them is still an edge when it stands on the
+    boxes' pitch."""
+    thin = [(x + w / 2, line, int(w), meets) for x, y, w, h, line, thickness, meets in candidates
+            if w <= allowance + 6 and thickness <= allowance]
+    lines = [(centre, line, w) for centre, line, w, meets in thin if meets]
+    strays = [(centre, line, w) for centre, line, w, meets in thin if not meets]
+    in_rows = _box_edges(lines, box_height)
+    loners = [line for line in lines if not any(line is edge for edge in in_rows)]
+    return _edges_on_pitch(in_rows, strays, loners, box_height)
+
+
+def _edge_widths(candidates: list, widest: int, box_height: float) -> list[int]:
+    """How thick a box edge may be: as the rules (widest), or as the upright lines that meet the rules at
+    both ends are at the median, when that is thicker and within MOTION_BLURRED_EDGE of the box height. A photo blurred along the writing (an item moving past the camera) leaves the rules thin
+    and smears the edges wide: with 10% of a digit's height of blur, edges 10 pixels thick against
+    rules of 7 were all kept and read as 1s, confidently."""
+    meeting = [thickness for *_, thickness, meets in candidates if meets]
+    if len(meeting) < 3:
+        return [widest]
+    smeared = int(np.ceil(np.median(meeting)))
+    return [widest, smeared] if widest < smeared <= MOTION_BLURRED_EDGE * box_height else [widest]
 
 
 def _in_pen_colour(bgr: np.ndarray, handwriting: np.ndarray, guides: np.ndarray) -> np.ndarray:

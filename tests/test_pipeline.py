@@ -16,7 +16,7 @@ from service.recognizer import (DigitRead, Recognizer, RejectReason, _levelled, 
 from service.segment import JOIN_PRIOR_FRAGMENT, LEANING, NARROW, SLANT_PRIOR, WIDE, candidates, segment
 
 CLEAN = SPECS["clean"]
-GENERATE_OPTIONS = ("hyphen", "exposure", "pen", "framing", "codes")
+GENERATE_OPTIONS = ("hyphen", "exposure", "pen", "framing", "codes", "motion")
 
 
 def sample(pool, seed, code="12345", **changes):
@@ -104,6 +104,17 @@ def test_a_skewed_line_is_levelled_read_and_boxed_in_the_photo(digit_pool, recog
     assert result.zip_code == code and result.accepted
     for found, truth in zip(result.digits, shot.boxes):
         assert _lands_on(found.box, truth, 0.5)
+
+
+# An item moving past the camera: blurred along the writing by a tenth of the digit height, the black
+# box edges were smeared twice as thick as the rules, never taken for edges and read as 1s: 14012-1131
+# (accepted, 0.997), 41021-1131 (accepted), 9753142468 and 19753142468.
+@pytest.mark.parametrize("code, seed", [("40213", 0), ("40213", 11), ("97531-2468", 4), ("97531-2468", 9)])
+def test_box_edges_smeared_by_motion_are_removed_and_the_code_read(digit_pool, recognizer, code, seed):
+    shot = sample(digit_pool, seed, code, box_share=1.0, guide_colours=("black",), digit_height=(90, 110),
+                  hyphen="dash", motion=0.1)
+    result = recognizer.recognize(shot.encoded)
+    assert result.zip_code == code and result.accepted
 
 
 # Cut, these read 15911 at 0.997, 16805 at 0.997, 50131 at 0.989 and 70121 at 0.989: accepted until a
