@@ -232,7 +232,7 @@ def test_client_command_reads_a_folder_to_csv_and_checks_health(server, shots, t
     target = f"127.0.0.1:{server.port}"
     assert client_main(["--target", target, "--concurrency", "4", "--csv", str(out), str(folder)]) == 0
     rows = list(csv.reader(out.read_text().splitlines()))
-    assert rows[0] == ["file", "zip_code", "confidence", "accepted", "reject_reason", "error"]
+    assert rows[0] == ["file", "zip_code", "confidence", "accepted", "reject_reason", "error", "suggested_zip_code"]
     assert [row[1] for row in rows[1:4]] == [shot.code for shot in shots[:3]]
     assert rows[4][5].startswith("INVALID_ARGUMENT")
     assert client_main(["--target", target, "health"]) == 0
