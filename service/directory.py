@@ -2,7 +2,7 @@
 code that does not exist is sent to manual sorting instead of accepted.
 
 Mail is addressed to codes that exist, and a misread digit mostly makes one that does not: of the 100,000
-five-digit codes the United States uses about 41,000, and a hub's own region far fewer. Postal
+five-digit codes the United States uses 41,749 (tools/us_zip_codes.py), and a hub's own region far fewer. Postal
 recognisers check their reads against the directory for that reason; this one checks the five-digit code
 (the first five digits of a ZIP+4), which is what a directory of sorting destinations lists.
 
@@ -25,9 +25,8 @@ class DirectoryError(ValueError):
 
 
 class CodeDirectory:
-    def __init__(self, codes: set[str], source: str = ""):
+    def __init__(self, codes: set[str]):
         self.codes = frozenset(codes)
-        self.source = source  # the file it came from, for messages and logs
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -77,4 +76,4 @@ def load_directory(path: str | Path) -> CodeDirectory:
                              f"(# for comments): {shown}")
     if not codes:
         raise DirectoryError(f"{path}: no zip codes in the directory; give one {CODE_LENGTH}-digit code per line")
-    return CodeDirectory(codes, str(path))
+    return CodeDirectory(codes)

@@ -226,8 +226,8 @@ def _upright_box_edges(search: np.ndarray, rules: np.ndarray, box_height: float,
         thickness = float(np.median(np.count_nonzero(line[y: y + h, x: x + w], axis=1)))
         candidates.append((x, y, w, h, line, thickness, _meets_rules(rules, x, y, w, h, widest + 2)))
     # The allowance that finds the most edges, the rules' own on a tie.
-    found = max((_edges_within(candidates, allowance, box_height) for allowance in _edge_widths(candidates, widest, box_height)),
-                key=len)
+    allowances = _edge_widths(candidates, widest, box_height)
+    found = max((_edges_within(candidates, allowance, box_height) for allowance in allowances), key=len)
     for _, line, w in found:
         edges = cv2.bitwise_or(edges, cv2.dilate(line, np.ones((3, 3), np.uint8)))
         edge_reach = max(edge_reach, w - 2)  # the widening added 4 to the line's width

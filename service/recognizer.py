@@ -158,7 +158,8 @@ def _suggest_a_known_code(recognition: Recognition, directory: CodeDirectory) ->
     found = directory.most_probable([digit.alternatives for digit in recognition.digits])
     if found:
         code, probability = found
-        recognition.suggested_zip_code = format_code([int(c) for c in code] + [d.value for d in recognition.digits[5:]])
+        plus_four = [digit.value for digit in recognition.digits[5:]]
+        recognition.suggested_zip_code = format_code([int(c) for c in code] + plus_four)
         recognition.suggested_confidence = probability
 
 
