@@ -32,7 +32,8 @@ class Metrics:
         self.confidence = Histogram("zipcode_digit_confidence", "Classifier confidence of each digit read",
                                     buckets=CONFIDENCE_BUCKETS, registry=r)
         self.in_flight = Gauge("zipcode_requests_in_flight", "Calls being worked on now", registry=r)
-        self.model = Info("zipcode_model", "The model being served and its device", registry=r)
+        self.model = Info("zipcode_model", "The model being served, its device, and how many valid codes it checks",
+                          registry=r)
         self.active_calls = 0  # the gauge's value as a plain int, read by the batcher on its hot path
         self._active_lock = threading.Lock()
         self._http = None

@@ -81,7 +81,7 @@ def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
         directory_codes=len(directory) if directory else 0,
     )
     metrics.model.info({"version": version, "architecture": info.architecture, "device": device, "engine": engine,
-                        "path": str(model.directory)})
+                        "path": str(model.directory), "directory_codes": str(info.directory_codes)})
     recognizer = Recognizer(classify, min_confidence=config.min_confidence, max_pixels=config.max_pixels,
                             max_side=config.max_side, directory=directory)
     return Engine(recognizer, classify, version, info, batcher, engine, FairGate(config.pipelines))

@@ -182,6 +182,7 @@ def test_the_server_rejects_an_unknown_code_counts_it_and_says_how_many_it_knows
     assert info.directory_codes == 3
     assert sample_value(metrics_text(checking_server), "zipcode_rejections_total", reason="unknown_code") == \
         sample_value(before, "zipcode_rejections_total", reason="unknown_code") + 1
+    assert sample_value(before, "zipcode_model_info", directory_codes="3") == 1  # what Prometheus sees
     image = tmp_path / "86420.png"
     image.write_bytes(_shot(digit_pool, "86420", 2).encoded)
     table = tmp_path / "reads.csv"
