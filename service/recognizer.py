@@ -341,8 +341,8 @@ class Recognizer:
 
     def _reads_turned_over_too(self, recognition: Recognition, bgr: np.ndarray, classify: Classifier,
                                expected_length: int, threshold: float) -> tuple[bool, float]:
-        """Whether the photo turned upside down is accepted as another code too, and the seconds the model
-        calls took. A photo taken upside down reads as digits (a 6 as a 9, an 8 as an 8): of 300
+        """Whether the photo turned upside down is accepted as another code too (one of the directory's,
+        when there is one), and the seconds the model calls took. A photo taken upside down reads as digits (a 6 as a 9, an 8 as an 8): of 300
         realistic fields turned over, 20 were accepted, all wrong (docs/benchmarks.md). Its digits
         turned over read at least as confidently as they stand, which an upright field's rarely do:
         only those fields are read turned over."""
@@ -354,7 +354,9 @@ class Recognizer:
             return False, seconds
         turned, more_seconds = self._read_in_either_pen(cv2.rotate(bgr, cv2.ROTATE_180), classify, expected_length,
                                                         threshold)
-        return turned.accepted and turned.zip_code != recognition.zip_code, seconds + more_seconds
+        # A turned code that does not exist is no other way to read the item: mail is addressed to codes that do.
+        exists = self.directory is None or self.directory.knows(turned.zip_code)
+        return turned.accepted and exists and turned.zip_code != recognition.zip_code, seconds + more_seconds
 
     def _read_in_either_pen(self, bgr: np.ndarray, classify: Classifier, expected_length: int,
                             threshold: float) -> tuple[Recognition, float]:

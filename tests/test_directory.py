@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 
@@ -120,6 +121,19 @@ def test_an_unknown_code_is_rejected_at_any_confidence_and_ranked_out_of_the_cur
     read = read_sample(shot, checking)  # bench/accuracy.py: rejected first, whatever the threshold
     assert read.score == 0.0 and not read.accepted and read.guess == "86420"
     assert read_sample(shot, recognizer).score > 0.9
+
+
+def test_a_code_that_reads_as_another_upside_down_is_kept_when_that_other_does_not_exist(digit_pool, recognizer):
+    # 10011 written plainly: turned over it reads as another code, so without a directory the photo's
+    # way up is in doubt and it goes to manual sorting.
+    shot = generate(digit_pool, "clean", np.random.default_rng(0), code="10011")
+    assert recognizer.recognize(shot.encoded).reject_reason == RejectReason.ORIENTATION
+    turned = recognizer.recognize(cv2.imencode(".png", cv2.rotate(shot.image, cv2.ROTATE_180))[1].tobytes())
+    assert turned.accepted and turned.zip_code != "10011"
+    alone = Recognizer(recognizer.classify, directory=CodeDirectory({"10011"})).recognize(shot.encoded)
+    assert alone.accepted and alone.zip_code == "10011"
+    both = Recognizer(recognizer.classify, directory=CodeDirectory({"10011", turned.zip_code})).recognize(shot.encoded)
+    assert both.reject_reason == RejectReason.ORIENTATION
 
 
 def test_a_wrong_length_keeps_its_own_reason_with_a_directory(digit_pool, recognizer):
