@@ -29,6 +29,8 @@ def draw_debug(bgr: np.ndarray, recognition: Recognition) -> np.ndarray:
         strip[:side, x0: x0 + side] = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
         cv2.putText(strip, f"{digit.value} {digit.confidence:.2f}", (x0 + 2, side + 16), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     verdict = "accepted" if recognition.accepted else f"rejected: {recognition.reject_reason}"
+    if recognition.suggested_zip_code:  # what the directory makes of it, for the person checking
+        verdict += f" (suggests {recognition.suggested_zip_code})"
     header = np.full((34, max(photo.shape[1], strip.shape[1]), 3), 255, np.uint8)
     cv2.putText(header, f"{recognition.zip_code or '(none)'}   confidence {recognition.confidence:.3f}   {verdict}",
                 (6, 23), font, 0.65, (0, 120, 0) if recognition.accepted else (0, 0, 200), 2, cv2.LINE_AA)
