@@ -2,7 +2,8 @@
 
 Start-up: listen with health NOT_SERVING, load the model, warm it up, then SERVING. On SIGTERM or
 SIGINT: NOT_SERVING, stop accepting calls, finish those in flight within the grace period, exit 0.
-A model that cannot be loaded stops the server at start with one line and exit code 2.
+On SIGHUP: read the directory of valid codes (--valid-codes) again, keeping the old one if the file
+cannot be used. A model that cannot be loaded stops the server at start with one line and exit code 2.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class Engine:
     batcher: object | None
     runtime: str  # what runs the model: tflite, tflite-int8 or tensorflow (--engine)
     gate: FairGate  # images worked on at once (--pipelines)
+    metric_labels: dict  # of zipcode_model_info, kept to set it again when the directory is reloaded
 
 
 def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
@@ -80,11 +82,12 @@ def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
         tensorflow_version=tf.__version__,
         directory_codes=len(directory) if directory else 0,
     )
-    metrics.model.info({"version": version, "architecture": info.architecture, "device": device, "engine": engine,
-                        "path": str(model.directory), "directory_codes": str(info.directory_codes)})
+    labels = {"version": version, "architecture": info.architecture, "device": device, "engine": engine,
+              "path": str(model.directory), "directory_codes": str(info.directory_codes)}
+    metrics.model.info(labels)
     recognizer = Recognizer(classify, min_confidence=config.min_confidence, max_pixels=config.max_pixels,
                             max_side=config.max_side, directory=directory)
-    return Engine(recognizer, classify, version, info, batcher, engine, FairGate(config.pipelines))
+    return Engine(recognizer, classify, version, info, batcher, engine, FairGate(config.pipelines), labels)
 
 
 def server_credentials(config: ServerConfig):
@@ -152,6 +155,30 @@ class RecognizerServer:
                                                "directory_codes": self.engine.info.directory_codes}})
         return self
 
+    def reload_directory(self) -> bool:
+        """Read the --valid-codes file again (SIGHUP): a monthly update of the directory without stopping
+        the line. A file that cannot be used leaves the codes loaded before in force; calls in flight
+        finish with whichever directory they started checking against."""
+        from service.directory import DirectoryError, load_directory
+
+        engine = self.engine
+        if engine is None or not self.config.valid_codes:
+            log.warning("nothing to reload: no directory of valid codes (--valid-codes) was given")
+            return False
+        try:
+            directory = load_directory(self.config.valid_codes)
+        except DirectoryError as error:
+            log.error(f"directory of valid codes not reloaded, {engine.info.directory_codes} codes kept: {error}")
+            return False
+        info = pb.ModelInfo()
+        info.CopyFrom(engine.info)  # a new message: GetModelInfo may be sending the old one right now
+        info.directory_codes = len(directory)
+        engine.recognizer.directory, engine.info = directory, info
+        engine.metric_labels = {**engine.metric_labels, "directory_codes": str(len(directory))}
+        self.metrics.model.info(engine.metric_labels)
+        log.info("directory of valid codes reloaded", extra={"fields": {"directory_codes": len(directory)}})
+        return True
+
     def begin_shutdown(self) -> None:
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
 
@@ -201,6 +228,12 @@ def supervise(config: ServerConfig) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+
+    def pass_reload_on(*_) -> None:  # each worker reads --valid-codes again
+        for child in children:
+            child.send_signal(signal.SIGHUP)
+
+    signal.signal(signal.SIGHUP, pass_reload_on)
     while not stop.is_set():
         if any(child.poll() is not None for child in children):
             log.error("a worker exited; stopping the others")
@@ -221,6 +254,9 @@ def supervise(config: ServerConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # First of all, so that a SIGHUP while the model loads is a reload to do, not the end of the process.
+    reload = threading.Event()
+    signal.signal(signal.SIGHUP, lambda *_: reload.set())
     config = parse_config(argv)
     configure_logging(config.log_format)
     if config.workers > 1:
@@ -236,9 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload.set())  # again, after TensorFlow's import: read --valid-codes
     # A process inherits its parent's blocked signals: unblock them here, or a supervisor or test runner
     # that has SIGTERM blocked would leave the main thread deaf to it.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     try:
         server = RecognizerServer(config).start()
     except (OSError, RuntimeError) as error:
@@ -255,7 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     # of TensorFlow's or gRPC's threads would never wake a main thread blocked in a bare wait(), so it
     # wakes twice a second to let the handler run.
     while not stop.wait(0.5):
-        pass
+        if reload.is_set():
+            reload.clear()
+            server.reload_directory()
     log.info("shutting down", extra={"fields": {"grace_seconds": config.grace_seconds}})
     server.stop()
     return 0

@@ -1,15 +1,19 @@
 """The directory of valid codes (--valid-codes): reading the file, the pipeline's check of its reads, the
-offline command line, the server over a real gRPC channel, and the benchmark's fields addressed to it."""
+offline command line, the server over a real gRPC channel (its reload on SIGHUP included), and the
+benchmark's fields addressed to it."""
 import csv
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
 import pytest
 
 from bench.accuracy import main as accuracy_main
+from bench.throughput import free_port
 from bench.accuracy import read_sample
 from bench.zipgen import generate
 from service.api import zipcode_pb2 as pb
@@ -19,6 +23,7 @@ from service.directory import CodeDirectory, DirectoryError, load_directory
 from service.recognize_cli import main as recognize_main
 from service.recognizer import Recognizer, RejectReason
 from service.server import RecognizerServer
+from tests.serving import wait_until_serving
 from tests.test_server import local_config, metrics_text, sample_value
 
 # Clean fields that the bundled model reads right and accepts (checked below without a directory).
@@ -232,3 +237,38 @@ def test_the_accuracy_benchmark_checks_reads_against_the_directory_only_when_ask
     with pytest.raises(SystemExit):
         accuracy_main(["--data", str(subset_path), "--check-codes"])
     assert "--check-codes needs --codes FILE" in capsys.readouterr().err
+
+
+def test_sighup_reads_the_directory_again_and_a_bad_file_keeps_the_old_one(digit_pool, tmp_path):
+    codes = _write(tmp_path, "40213\n")
+    port, metrics_port = free_port(), free_port()
+    log = tmp_path / "server.log"
+    with open(log, "w") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "service", "--bind", "127.0.0.1", "--port", str(port),
+                                    "--metrics-port", str(metrics_port), "--valid-codes", str(codes)], stderr=sink)
+    try:
+        with ZipCodeClient(f"127.0.0.1:{port}", timeout=60) as client:
+            wait_until_serving(client)
+            image = _shot(digit_pool, "86420", 2).encoded
+            assert client.recognize(image).reject_reason == pb.REJECT_REASON_UNKNOWN_CODE
+            codes.write_text("40213\n86420\n")  # the month's update
+            process.send_signal(signal.SIGHUP)
+            _wait_for(lambda: client.model_info().directory_codes == 2)
+            assert client.recognize(image).accepted
+            codes.write_text("40213\n8642\n")  # a broken update: the codes loaded before stay
+            process.send_signal(signal.SIGHUP)
+            _wait_for(lambda: "not reloaded" in log.read_text())
+            assert client.model_info().directory_codes == 2 and client.recognize(image).accepted
+            assert process.poll() is None
+    finally:
+        process.terminate()
+        assert process.wait(timeout=60) == 0
+    assert "directory of valid codes reloaded directory_codes=2" in log.read_text()
+    assert "line 2: '8642'" in log.read_text()
+
+
+def _wait_for(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the server did not reload in time"
+        time.sleep(0.2)
