@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -272,3 +273,14 @@ def _wait_for(condition, seconds: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the server did not reload in time"
         time.sleep(0.2)
+
+
+def test_the_us_directory_tool_writes_a_file_the_service_reads(tmp_path):
+    out = tmp_path / "us.txt"
+    done = subprocess.run([sys.executable, "tools/us_zip_codes.py", "--out", str(out)], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    directory = load_directory(out)
+    assert 40_000 < len(directory) < 45_000  # the active US codes: 41,749 in zipcodes 3.0.0
+    assert directory.knows("10001") and directory.knows("90210-1234") and not directory.knows("00000")
+    assert out.read_text().startswith("# United States zip codes, active:")
