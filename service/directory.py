@@ -11,6 +11,7 @@ after the code on its line (a comma, a tab, a place name) is ignored, so a CSV e
 the code can be given as it is."""
 from __future__ import annotations
 
+import math
 import re
 from itertools import product
 from pathlib import Path
@@ -44,9 +45,7 @@ class CodeDirectory:
         for combination in product(*alternatives[:CODE_LENGTH]):
             code = "".join(str(digit) for digit, _ in combination)
             if code in self.codes:
-                probability = 1.0
-                for _, share in combination:
-                    probability *= share
+                probability = math.prod(share for _, share in combination)
                 if best is None or probability > best[1]:
                     best = (code, probability)
         return best

@@ -216,7 +216,7 @@ def _upright_box_edges(search: np.ndarray, rules: np.ndarray, box_height: float,
     tall = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(5, int(0.7 * box_height))))
     upright = cv2.morphologyEx(widened, cv2.MORPH_OPEN, tall)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
-    candidates = []  # (x, y, w, h, the line itself, its median width, meets the rules at both ends)
+    candidates = []  # (x centre, the line itself, w, its median width, meets the rules at both ends)
     for label in range(1, count):
         x, y, w, h, _ = stats[label]
         if h < 0.85 * box_height:
@@ -224,7 +224,7 @@ def _upright_box_edges(search: np.ndarray, rules: np.ndarray, box_height: float,
         # The line itself (the opening ran on a widened copy), grown a pixel for its blurred rim.
         line = cv2.bitwise_and((labels == label).astype(np.uint8) * 255, search)
         thickness = float(np.median(np.count_nonzero(line[y: y + h, x: x + w], axis=1)))
-        candidates.append((x, y, w, h, line, thickness, _meets_rules(rules, x, y, w, h, widest + 2)))
+        candidates.append((x + w / 2, line, int(w), thickness, _meets_rules(rules, x, y, w, h, widest + 2)))
     # The allowance that finds the most edges, the rules' own on a tie.
     allowances = _edge_widths(candidates, widest, box_height)
     found = max((_edges_within(candidates, allowance, box_height) for allowance in allowances), key=len)
@@ -241,10 +241,10 @@ def _edges_within(candidates: list, allowance: int, box_height: float) -> list:
     narrow upright digit (a 1, a thin 8) can be as tall, but floats between them, and its stroke is
     thicker than the printed lines. One that does not meet them is still an edge when it stands on the
     boxes' pitch."""
-    thin = [(x + w / 2, line, int(w), meets) for x, y, w, h, line, thickness, meets in candidates
-            if w <= allowance + 6 and thickness <= allowance]
-    lines = [(centre, line, w) for centre, line, w, meets in thin if meets]
-    strays = [(centre, line, w) for centre, line, w, meets in thin if not meets]
+    lines, strays = [], []  # meeting the rules at both ends, and not
+    for centre, line, w, thickness, meets in candidates:
+        if w <= allowance + 6 and thickness <= allowance:
+            (lines if meets else strays).append((centre, line, w))
     in_rows = _box_edges(lines, box_height)
     loners = [line for line in lines if not any(line is edge for edge in in_rows)]
     return _edges_on_pitch(in_rows, strays, loners, box_height)
@@ -252,9 +252,10 @@ def _edges_within(candidates: list, allowance: int, box_height: float) -> list:
 
 def _edge_widths(candidates: list, widest: int, box_height: float) -> list[int]:
     """How thick a box edge may be: as the rules (widest), or as the upright lines that meet the rules at
-    both ends are at the median, when that is thicker and within MOTION_BLURRED_EDGE of the box height. A photo blurred along the writing (an item moving past the camera) leaves the rules thin
-    and smears the edges wide: with 10% of a digit's height of blur, edges 10 pixels thick against
-    rules of 7 were all kept and read as 1s, confidently."""
+    both ends are at the median, when that is thicker and within MOTION_BLURRED_EDGE of the box height.
+    A photo blurred along the writing (an item moving past the camera) leaves the rules thin and smears
+    the edges wide: with 10% of a digit's height of blur, edges 10 pixels thick against rules of 7 were
+    all kept and read as 1s, confidently."""
     meeting = [thickness for *_, thickness, meets in candidates if meets]
     if len(meeting) < 3:
         return [widest]

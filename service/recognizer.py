@@ -324,8 +324,7 @@ class Recognizer:
         if threshold_decides(recognition) and _touches_side(recognition.digits, *bgr.shape[:2]):
             recognition.accepted, recognition.reject_reason = False, RejectReason.CUT_OFF
         # At any confidence, so that no threshold accepts a code that does not exist.
-        exists = self.directory is None or self.directory.knows(recognition.zip_code)
-        if threshold_decides(recognition) and not exists:
+        if threshold_decides(recognition) and not self._exists(recognition.zip_code):
             recognition.accepted, recognition.reject_reason = False, RejectReason.UNKNOWN_CODE
             _suggest_a_known_code(recognition, self.directory)
         if recognition.accepted:
@@ -342,10 +341,10 @@ class Recognizer:
     def _reads_turned_over_too(self, recognition: Recognition, bgr: np.ndarray, classify: Classifier,
                                expected_length: int, threshold: float) -> tuple[bool, float]:
         """Whether the photo turned upside down is accepted as another code too (one of the directory's,
-        when there is one), and the seconds the model calls took. A photo taken upside down reads as digits (a 6 as a 9, an 8 as an 8): of 300
-        realistic fields turned over, 20 were accepted, all wrong (docs/benchmarks.md). Its digits
-        turned over read at least as confidently as they stand, which an upright field's rarely do:
-        only those fields are read turned over."""
+        when there is one), and the seconds the model calls took. A photo taken upside down reads as
+        digits (a 6 as a 9, an 8 as an 8): of 300 realistic fields turned over, 20 were accepted, all
+        wrong (docs/benchmarks.md). Its digits turned over read at least as confidently as they stand,
+        which an upright field's rarely do: only those fields are read turned over."""
         standing = float(np.prod([digit.confidence for digit in recognition.digits]))
         if standing >= TURNED_OVER_BELOW:
             return False, 0.0
@@ -355,8 +354,12 @@ class Recognizer:
         turned, more_seconds = self._read_in_either_pen(cv2.rotate(bgr, cv2.ROTATE_180), classify, expected_length,
                                                         threshold)
         # A turned code that does not exist is no other way to read the item: mail is addressed to codes that do.
-        exists = self.directory is None or self.directory.knows(turned.zip_code)
-        return turned.accepted and exists and turned.zip_code != recognition.zip_code, seconds + more_seconds
+        other = turned.zip_code != recognition.zip_code and self._exists(turned.zip_code)
+        return turned.accepted and other, seconds + more_seconds
+
+    def _exists(self, zip_code: str) -> bool:
+        """Whether a code may exist: it is in the directory, or no directory was given."""
+        return self.directory is None or self.directory.knows(zip_code)
 
     def _read_in_either_pen(self, bgr: np.ndarray, classify: Classifier, expected_length: int,
                             threshold: float) -> tuple[Recognition, float]:
