@@ -31,9 +31,11 @@ def draw_debug(bgr: np.ndarray, recognition: Recognition) -> np.ndarray:
     verdict = "accepted" if recognition.accepted else f"rejected: {recognition.reject_reason}"
     if recognition.suggested_zip_code:  # what the directory makes of it, for the person checking
         verdict += f" (suggests {recognition.suggested_zip_code})"
-    header = np.full((34, max(photo.shape[1], strip.shape[1]), 3), 255, np.uint8)
-    cv2.putText(header, f"{recognition.zip_code or '(none)'}   confidence {recognition.confidence:.3f}   {verdict}",
-                (6, 23), font, 0.65, (0, 120, 0) if recognition.accepted else (0, 0, 200), 2, cv2.LINE_AA)
+    title = f"{recognition.zip_code or '(none)'}   confidence {recognition.confidence:.3f}   {verdict}"
+    # As wide as the title too: a narrow photo cut off the end of the verdict (the suggestion).
+    (title_width, _), _ = cv2.getTextSize(title, font, 0.65, 2)
+    header = np.full((34, max(photo.shape[1], strip.shape[1], title_width + 12), 3), 255, np.uint8)
+    cv2.putText(header, title, (6, 23), font, 0.65, (0, 120, 0) if recognition.accepted else (0, 0, 200), 2, cv2.LINE_AA)
     width = header.shape[1]
     pad = lambda image: cv2.copyMakeBorder(image, 0, 6, 0, width - image.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
     return np.vstack([header, pad(photo), pad(strip)])

@@ -284,3 +284,16 @@ def test_the_us_directory_tool_writes_a_file_the_service_reads(tmp_path):
     assert 40_000 < len(directory) < 45_000  # the active US codes: 41,749 in zipcodes 3.0.0
     assert directory.knows("10001") and directory.knows("90210-1234") and not directory.knows("00000")
     assert out.read_text().startswith("# United States zip codes, active:")
+
+
+def test_the_debug_picture_shows_the_whole_verdict_with_its_suggestion(digit_pool, recognizer):
+    from service.debug import draw_debug
+
+    shot = _shot(digit_pool, "86420", 2)
+    near, _ = _one_digit_off(recognizer.recognize(shot.encoded))
+    checked = Recognizer(recognizer.classify, directory=CodeDirectory({near})).recognize(shot.encoded)
+    assert checked.suggested_zip_code == near
+    picture = draw_debug(shot.image[:, :120], checked)  # a narrow photo: the title is wider than it
+    header = picture[:34]
+    assert (header[:, -6:] == 255).all()  # nothing of the title cut off at the right edge
+    assert (header[:, :-6] < 128).any(axis=(0, 2)).sum() > 400  # and the title is there, 400+ columns of text
