@@ -119,6 +119,7 @@ class Draw:
     codes: str | None = None  # a directory file (service/directory.py) whose codes the fields are addressed to
     check_codes: bool = False  # the recogniser rejects codes not in that directory
     motion: float = 0.0  # blur along the writing, as a share of the digit height (zipgen.generate)
+    comb: float = 0.0  # boxes printed as a comb, ticks this share of the box height (zipgen.generate)
 
 
 def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
@@ -128,7 +129,7 @@ def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
     codes = directory_codes(draw.codes) if draw.codes else None
     for _ in range(draw.count):
         yield generate(pool, draw.tier, rng, without=draw.without, exposure=draw.exposure, pen=draw.pen,
-                       framing=draw.framing, codes=codes, motion=draw.motion)
+                       framing=draw.framing, codes=codes, motion=draw.motion, comb=draw.comb)
 
 
 @lru_cache(maxsize=1)
@@ -207,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the pipeline rejects reads whose code is not in --codes, as the server's --valid-codes does")
     parser.add_argument("--motion", type=float, default=0.0,
                         help="blur every photo along the writing by this share of the digit height (an item moving past the camera)")
+    parser.add_argument("--comb", type=float, default=0.0,
+                        help="print the boxed fields' boxes as a comb, a rule under each box and ticks up its sides this share "
+                             "of the box height (1.0: boxes open at the top)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes reading the seeds' draws in parallel (time per image is then each process's)")
     args = parser.parse_args(argv)
@@ -222,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for offset, tier in enumerate(args.tiers.split(",")):
             draws = [Draw(args.data, args.model, tier, seed + offset, args.count, exposure=args.exposure, pen=args.pen,
-                          framing=args.framing, codes=args.codes, check_codes=args.check_codes, motion=args.motion)
+                          framing=args.framing, codes=args.codes, check_codes=args.check_codes, motion=args.motion,
+                          comb=args.comb)
                      for seed in seeds]
             reads, seconds = [], 0.0
             for draw, (seed_reads, _, seed_seconds) in zip(draws, read_draws(draws, args.jobs)):

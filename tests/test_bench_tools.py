@@ -129,6 +129,24 @@ def test_motion_blurs_the_same_field_along_the_writing_only(digit_pool):
     assert np.abs(np.diff(columns(moved.image))).max() < 0.5 * np.abs(np.diff(columns(still.image))).max()
 
 
+@pytest.mark.parametrize("code", ["40213", "40213-5567"])
+def test_comb_prints_the_same_boxes_without_their_top_rules(digit_pool, code):
+    spec = dataclasses.replace(SPECS["clean"], box_share=1.0)
+    field = lambda **options: generate(digit_pool, "clean", np.random.default_rng(6), code=code, spec=spec, **options)
+    plain, boxed, comb = field(without=("guides",)), field(), field(comb=0.4)
+    assert (comb.code, comb.boxes, comb.image.shape) == (boxed.code, boxed.boxes, boxed.image.shape)
+    printed = lambda shot: (shot.image.astype(int).sum(axis=2) < plain.image.astype(int).sum(axis=2) - 60)
+    box_rows, comb_rows = (np.flatnonzero(printed(shot).any(axis=1)) for shot in (boxed, comb))
+    # The same bottom rule; the ticks rise 0.4 of the box height from it, and no top rule is printed.
+    assert comb_rows[-1] == box_rows[-1]
+    box_height = box_rows[-1] - box_rows[0]
+    assert abs((comb_rows[-1] - comb_rows[0]) - 0.4 * box_height) <= 3
+    row_widths = lambda shot: printed(shot).sum(axis=1)
+    assert row_widths(boxed)[box_rows[0]:box_rows[0] + 3].max() > 0.5 * boxed.image.shape[1]
+    upper_comb = row_widths(comb)[comb_rows[0]:comb_rows[-1] - 5]
+    assert upper_comb.max() <= 2 * (len(comb.boxes) + 2) * 3  # ticks only: a few pixels per box side
+
+
 def test_a_cut_off_read_is_rejected_first_on_the_curve_and_a_whole_one_by_its_confidence(digit_pool, recognizer):
     # No threshold accepts a read that a digit at the photo's side rejects: it goes with the wrong lengths.
     shot = generate(digit_pool, "clean", np.random.default_rng(11), code="45911")
