@@ -17,6 +17,13 @@ MAX_RULE_THICKNESS = 5.5  # in the photo's own pixels, blur included
 # Box edges smeared wider than this share of the box height by motion are not looked for: the digits
 # are smeared past reading by then (a blur of 30% of a digit's height reads 123 of 300 realistic fields).
 MOTION_BLURRED_EDGE = 0.2
+# A comb (a rule under the boxes, short ticks up their sides) has at least this many ticks in a row, of
+# one height within this share of it (plus two pixels: the ticks' ends are blurred).
+COMB_TICKS = 4
+TICK_HEIGHT_TOLERANCE = 0.15
+# Nor are a comb's ticks shorter than this share of the box width: bits of digits standing on an
+# underline, a fifth of their height, made a row three box widths long.
+MIN_TICK_SHARE = 0.2
 PITCH_TOLERANCE = 0.04  # how far, as a share of the box width (plus a pixel), a box edge may stand off the pitch
 # Lab a*b* distance between the median colours of the handwriting and of the printed lines above which
 # the pen's colour tells a stroke lying along a line from the line itself.
@@ -110,21 +117,26 @@ def _ink_on_both_sides(ink: np.ndarray, reach: int, vertical: bool) -> np.ndarra
     return cv2.bitwise_and(cv2.dilate(ink, before), cv2.dilate(ink, after))
 
 
-def _meets_rules(rules: np.ndarray, x: int, y: int, w: int, h: int, reach: int) -> bool:
+def _ends_on_rules(rules: np.ndarray, x: int, y: int, w: int, h: int, reach: int) -> tuple[bool, bool]:
+    """Whether the upright line in (x, y, w, h) ends on a rule at its top, and at its bottom."""
     columns = slice(max(0, x - reach), x + w + reach)
-    top = rules[max(0, y - reach): y + reach + 1, columns]
-    bottom = rules[max(0, y + h - 1 - reach): y + h + reach, columns]
-    return bool(top.any() and bottom.any())
+    return (bool(rules[max(0, y - reach): y + reach + 1, columns].any()),
+            bool(rules[max(0, y + h - 1 - reach): y + h + reach, columns].any()))
 
 
-def _row_sizes(linked: np.ndarray) -> np.ndarray:
-    """For each line, how many lines its row holds: the lines reachable through linked pairs."""
+def _reachable(linked: np.ndarray) -> np.ndarray:
+    """Which lines each line reaches through linked pairs, itself included: the rows they make."""
     reach = linked | np.eye(len(linked), dtype=bool)
     while True:  # a handful of lines: squaring the reachability matrix until it settles is enough
         wider = (reach.astype(np.int32) @ reach.astype(np.int32)) > 0
         if (wider == reach).all():
-            return reach.sum(axis=1)
+            return reach
         reach = wider
+
+
+def _row_sizes(linked: np.ndarray) -> np.ndarray:
+    """For each line, how many lines its row holds: the lines reachable through linked pairs."""
+    return _reachable(linked).sum(axis=1)
 
 
 def _one_pitch_apart(apart, pitch: float):
@@ -210,21 +222,10 @@ def _upright_box_edges(search: np.ndarray, rules: np.ndarray, box_height: float,
     mask, how many, and how far either side of one a crossing stroke must reach."""
     edges, vertical, edge_reach = np.zeros_like(search), 0, 0
     # Box edges join the top and bottom rules; handwriting inside a box is shorter than the box.
-    # Hough breaks thin, slightly tilted vertical lines into short pieces, so these are found by a
-    # tall opening instead (after a two-pixel widening that tolerates a few degrees of tilt).
-    widened = cv2.dilate(search, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 1)))
-    tall = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(5, int(0.7 * box_height))))
-    upright = cv2.morphologyEx(widened, cv2.MORPH_OPEN, tall)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
-    candidates = []  # (x centre, the line itself, w, its median width, meets the rules at both ends)
-    for label in range(1, count):
-        x, y, w, h, _ = stats[label]
-        if h < 0.85 * box_height:
-            continue  # handwriting inside a box is shorter than the box
-        # The line itself (the opening ran on a widened copy), grown a pixel for its blurred rim.
-        line = cv2.bitwise_and((labels == label).astype(np.uint8) * 255, search)
-        thickness = float(np.median(np.count_nonzero(line[y: y + h, x: x + w], axis=1)))
-        candidates.append((x + w / 2, line, int(w), thickness, _meets_rules(rules, x, y, w, h, widest + 2)))
+    candidates = [  # (x centre, the line itself, w, its median width, meets the rules at both ends)
+        (x + w / 2, line, w, thickness, all(_ends_on_rules(rules, x, y, w, h, widest + 2)))
+        for x, y, w, h, line, thickness in _upright_lines(search, max(5, int(0.7 * box_height)),
+                                                           lambda x, y, w, h: h >= 0.85 * box_height)]
     # The allowance that finds the most edges, the rules' own on a tie.
     allowances = _edge_widths(candidates, widest, box_height)
     found = max((_edges_within(candidates, allowance, box_height) for allowance in allowances), key=len)
@@ -261,6 +262,94 @@ def _edge_widths(candidates: list, widest: int, box_height: float) -> list[int]:
         return [widest]
     smeared = int(np.ceil(np.median(meeting)))
     return [widest, smeared] if widest < smeared <= MOTION_BLURRED_EDGE * box_height else [widest]
+
+
+def _upright_ticks(search: np.ndarray, rules: np.ndarray, widest: int) -> tuple[np.ndarray, int, int]:
+    """A comb's ticks: the short upright lines standing on a rule (or hanging from it) between the boxes
+    of a form printed without top rules, as _upright_box_edges gives box edges. Without a box height the
+    ticks are told from handwriting by what printing makes them and writing does not: as thin as the
+    rule, of one height, and at least COMB_TICKS of them on one pitch (_ticks_in_rows). A written 1
+    standing on an underline is thicker, or alone, or off its neighbours' pitch and height."""
+    ticks, count, reach = np.zeros_like(search), 0, 0
+    shortest = max(6, 2 * widest)
+    found, pitch = _ticks_in_rows(_tick_candidates(search, rules, widest, shortest), widest)
+    if found:
+        # A digit touching a tick joins it in a search this short, and hides it. Searched again as tall
+        # as the ticks found, the digit's curves drop out: a line there on the comb's pitch is a tick.
+        typical = float(np.median([tick[-1] for tick in found]))
+        for tick in _tick_candidates(search, rules, widest, max(shortest, int(0.7 * typical))):
+            alike = abs(tick[-1] - typical) <= TICK_HEIGHT_TOLERANCE * typical + 2
+            apart = [abs(tick[0] - other[0]) for other in found]
+            if alike and min(apart) > pitch / 2 and any(_whole_pitches_apart(gap, pitch) for gap in apart):
+                found.append(tick)
+    for _, line, w, _ in found:
+        ticks = cv2.bitwise_or(ticks, cv2.dilate(line, np.ones((3, 3), np.uint8)))
+        reach = max(reach, w - 2)  # the widening added 4 to the line's width
+        count += 1
+    return ticks, count, reach
+
+
+def _tick_candidates(search: np.ndarray, rules: np.ndarray, widest: int, shortest: int) -> list:
+    """The upright lines of `search` at least `shortest` tall that end on a rule and are as thin as it:
+    (x centre, the line itself, w, h)."""
+    return [(x + w / 2, line, w, h) for x, y, w, h, line, thickness in _upright_lines(
+                search, shortest, lambda x, y, w, h: w <= widest + 6 and any(_ends_on_rules(rules, x, y, w, h, widest + 2)))
+            if thickness <= widest]
+
+
+def _upright_lines(search: np.ndarray, shortest: int, wanted) -> list:
+    """The upright lines of `search` at least `shortest` tall whose bounding box (x, y, w, h) is
+    `wanted`: (x, y, w, h, the line itself, its median width). Hough breaks thin, slightly tilted
+    upright lines into short pieces, so they are found by a tall opening instead, after a two-pixel
+    widening that tolerates a few degrees of tilt (w is the widened width)."""
+    widened = cv2.dilate(search, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 1)))
+    upright = cv2.morphologyEx(widened, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, shortest)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
+    lines = []
+    for label in range(1, count):
+        x, y, w, h = (int(value) for value in stats[label][:4])
+        if not wanted(x, y, w, h):
+            continue
+        # The line itself (the opening ran on a widened copy).
+        line = cv2.bitwise_and((labels == label).astype(np.uint8) * 255, search)
+        lines.append((x, y, w, h, line, float(np.median(np.count_nonzero(line[y: y + h, x: x + w], axis=1)))))
+    return lines
+
+
+def _ticks_in_rows(candidates: list, widest: int) -> tuple[list, float]:
+    """The candidates (x centre first, height last) that make a comb: at least COMB_TICKS a whole number
+    of pitches from each other, two of them one pitch apart (the ticks between may be hidden by digits
+    written over them), each within TICK_HEIGHT_TOLERANCE of the median height of the lines one pitch
+    from another and at least MIN_TICK_SHARE of the pitch tall. The pitch is the distance between two
+    candidates that keeps the most; a box is wider than four rules. Returns those kept and the pitch."""
+    if len(candidates) < COMB_TICKS:
+        return [], 0.0
+    centres = np.array([candidate[0] for candidate in candidates])
+    heights = np.array([candidate[-1] for candidate in candidates], float)
+    apart = np.abs(centres[:, None] - centres[None, :])
+    others = ~np.eye(len(candidates), dtype=bool)
+    best, best_pitch = np.zeros(len(candidates), bool), 0.0
+    for pitch in sorted(set(apart[np.triu_indices(len(candidates), 1)].tolist())):
+        if pitch < 4 * widest:
+            continue
+        linked = _one_pitch_apart(apart, pitch) & others
+        typical = float(np.median(heights[linked.any(axis=1)]))
+        alike = (np.abs(heights - typical) <= TICK_HEIGHT_TOLERANCE * typical + 2) & (heights >= MIN_TICK_SHARE * pitch)
+        alike = alike[:, None] & alike[None, :]
+        grids = _reachable(np.array([[_whole_pitches_apart(float(d), pitch) for d in row] for row in apart]) & alike)
+        paired = (linked & alike).any(axis=1)
+        kept = np.array([grid.sum() >= COMB_TICKS and paired[grid].any() and _evenly_spaced(centres[grid], pitch)
+                         for grid in grids])
+        if kept.sum() > best.sum():
+            best, best_pitch = kept, pitch
+    return [candidate for candidate, keep in zip(candidates, best) if keep], best_pitch
+
+
+def _evenly_spaced(centres: np.ndarray, pitch: float) -> bool:
+    """Whether lines at `centres` stand a whole number of pitches from their neighbours: not two lines
+    close together, both a pitch from a third."""
+    ordered = np.sort(centres)
+    return all(_whole_pitches_apart(float(gap), pitch) for gap in np.diff(ordered))
 
 
 def _in_pen_colour(bgr: np.ndarray, handwriting: np.ndarray, guides: np.ndarray) -> np.ndarray:
@@ -344,22 +433,28 @@ def remove_guides(mask: np.ndarray, faint_mask: np.ndarray | None = None,
         remaining = cv2.bitwise_and(search, cv2.bitwise_not(rules))
     spans = len(found_rules)
     vertical, edge_reach = 0, 0
-    if spans >= 2:
+    if spans:
         # The sheet's edge in a corner of a rotated photo can pass for a rule above the top one or below
         # the bottom one: it made the boxes look taller than their edges, and no edge was found. Rules
         # at the photo's top or bottom count only when the others do not make a box (a field cropped
         # to its printed box).
-        box_height = _box_height(inner_rules, widest) or _box_height(rules, widest) or float(height)
+        box_height = (_box_height(inner_rules, widest) or _box_height(rules, widest)) if spans >= 2 else None
+
+        def find(upright_search, upright_rules):
+            # No box edge, or no box: one line of rules (an underline, a comb's rule with ticks on it), or
+            # a comb's rule and another line (the sheet's edge, a stroke) that passed for the boxes' top.
+            found = (0, 0, 0) if box_height is None else _upright_box_edges(upright_search, upright_rules, box_height, widest)
+            return found if found[1] else _upright_ticks(upright_search, upright_rules, widest)
         # On a rotated photo the box edges lean as far from upright as the rules from level: the search
         # runs on a copy sheared so that they stand upright again.
         shear = _uprighting_shear([segment for segment, _ in found_rules], height, width)
         if shear is None:
-            edges, vertical, edge_reach = _upright_box_edges(search, rules, box_height, widest)
+            edges, vertical, edge_reach = find(search, rules)
         else:
             matrix, sheared_width = shear
             upright_search, upright_rules = (cv2.warpAffine(image, matrix, (sheared_width, height), flags=cv2.INTER_NEAREST)
                                              for image in (search, rules))
-            upright_edges, vertical, edge_reach = _upright_box_edges(upright_search, upright_rules, box_height, widest)
+            upright_edges, vertical, edge_reach = find(upright_search, upright_rules)
             edges = cv2.warpAffine(upright_edges, matrix, (width, height), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
     rules, edges = cv2.bitwise_and(rules, mask), cv2.bitwise_and(edges, mask)
     guides = cv2.bitwise_or(rules, edges)

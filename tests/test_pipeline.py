@@ -16,7 +16,7 @@ from service.recognizer import (DigitRead, Recognizer, RejectReason, _levelled, 
 from service.segment import JOIN_PRIOR_FRAGMENT, LEANING, NARROW, SLANT_PRIOR, WIDE, candidates, segment
 
 CLEAN = SPECS["clean"]
-GENERATE_OPTIONS = ("hyphen", "exposure", "pen", "framing", "codes", "motion")
+GENERATE_OPTIONS = ("hyphen", "exposure", "pen", "framing", "codes", "motion", "comb")
 
 
 def sample(pool, seed, code="12345", **changes):
@@ -878,3 +878,67 @@ def test_two_edges_left_of_the_second_group_of_zip4_boxes_go():
     mask, guides = remove_guides(inked.mask, inked.faint_mask, bgr)
     assert _tall_thin_marks(mask, (bottom - top) // 2) == []
     assert guides.vertical == 11 - 2  # six edges in the first group, five in the second, two hidden
+
+
+def _comb_photo(ticks: list[int], tick_heights, angle: float = 0.0, stroke: int = 2) -> tuple[np.ndarray, int]:
+    """A form's rule under five boxes, and upright lines standing on it at `ticks` (x) as tall as
+    `tick_heights` (one, or one each), `stroke` pixels wide: a comb's ticks, or written 1s. Returns the
+    photo, rotated by `angle` degrees, and the rule's row."""
+    rule_y = 130
+    bgr = np.full((170, 560, 3), 235, np.uint8)
+    cv2.line(bgr, (20, rule_y), (540, rule_y), (40, 40, 40), 2)
+    for x, tall in zip(ticks, np.broadcast_to(tick_heights, (len(ticks),))):
+        cv2.line(bgr, (x, rule_y), (x, rule_y - int(tall)), (40, 40, 40), stroke)
+    rotation = cv2.getRotationMatrix2D((280, 85), angle, 1.0)
+    return cv2.warpAffine(bgr, rotation, (560, 170), borderValue=(235, 235, 235)), rule_y
+
+
+@pytest.mark.parametrize("tall", [36, 100])
+@pytest.mark.parametrize("angle", [0.0, 4.0])
+def test_a_combs_ticks_are_removed_with_its_rule(tall, angle):
+    # A rule under the boxes and ticks up their sides, short or as tall as the boxes, no top rule: the
+    # box search found no box, and each tick was left to be read as a 1 (19497 read 11194-9171).
+    bgr, _ = _comb_photo([30 + 100 * box for box in range(6)], tall, angle)
+    printed = ink_image(bgr).mask
+    mask, guides = remove_guides(printed)
+    assert guides.vertical == 6
+    assert np.count_nonzero(mask) < 0.01 * np.count_nonzero(printed)
+
+
+def test_ticks_hidden_by_digits_leave_the_others_on_the_pitch():
+    # Thick strokes pressed against the third and fourth ticks hide them from the search; the four
+    # left are two pairs one pitch apart, three pitches apart: still a comb, and the strokes stay.
+    ticks = [30 + 100 * box for box in range(6)]
+    bgr, rule_y = _comb_photo(ticks, 100)
+    for hidden in ticks[2:4]:
+        cv2.line(bgr, (hidden + 6, rule_y - 95), (hidden + 6, rule_y - 5), (35, 35, 35), 9)
+    mask, guides = remove_guides(ink_image(bgr).mask)
+    assert guides.vertical == 4
+    assert _tall_thin_marks(mask, 50) == []
+    for hidden in ticks[2:4]:
+        assert np.count_nonzero(mask[rule_y - 90: rule_y - 10, hidden + 3: hidden + 10]) > 0.8 * 80 * 7
+
+
+@pytest.mark.parametrize("ticks, heights, stroke", [
+    ([130, 230, 330], [60, 45, 75], 2),  # on one pitch, of three heights
+    ([130, 215, 330], 60, 2),  # of one height, off any pitch
+    ([130, 230, 330], 60, 9),  # thicker than the rule
+])
+def test_written_1s_standing_on_an_underline_are_not_a_comb(ticks, heights, stroke):
+    bgr, _ = _comb_photo(ticks, heights, stroke=stroke)
+    mask, guides = remove_guides(ink_image(bgr).mask)
+    assert guides.vertical == 0
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    assert np.count_nonzero(stats[1:, cv2.CC_STAT_HEIGHT] >= 40) == 3  # all three kept
+
+
+@pytest.mark.parametrize("code, ticks, seed", [
+    ("31949", 0.4, 0), ("31949", 0.4, 5), ("42861", 1.0, 0), ("60718-2245", 1.0, 1), ("60718-2245", 1.0, 4),
+])
+def test_a_code_written_in_a_comb_is_read_without_its_ticks(digit_pool, recognizer, code, ticks, seed):
+    # Generated photos of forms printed as a comb: short ticks, or boxes open at the top. Each tick was
+    # read as a 1 (31949 as 13119-1491, 42861 as 14218-6111), or a tick touching the last digit was
+    # left on it (60718-2245 rejected at 0.45).
+    shot = sample(digit_pool, seed, code, box_share=1.0, guide_colours=("black",), comb=ticks)
+    read = recognizer.recognize(shot.encoded)
+    assert (read.zip_code, read.accepted) == (code, True)
