@@ -120,6 +120,7 @@ class Draw:
     check_codes: bool = False  # the recogniser rejects codes not in that directory
     motion: float = 0.0  # blur along the writing, as a share of the digit height (zipgen.generate)
     comb: float = 0.0  # boxes printed as a comb, ticks this share of the box height (zipgen.generate)
+    dashed: bool = False  # underlines printed dashed (zipgen.generate)
 
 
 def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
@@ -129,7 +130,8 @@ def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
     codes = directory_codes(draw.codes) if draw.codes else None
     for _ in range(draw.count):
         yield generate(pool, draw.tier, rng, without=draw.without, exposure=draw.exposure, pen=draw.pen,
-                       framing=draw.framing, codes=codes, motion=draw.motion, comb=draw.comb)
+                       framing=draw.framing, codes=codes, motion=draw.motion, comb=draw.comb,
+                       dashed=draw.dashed)
 
 
 @lru_cache(maxsize=1)
@@ -211,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--comb", type=float, default=0.0,
                         help="print the boxed fields' boxes as a comb, a rule under each box and ticks up its sides this share "
                              "of the box height (1.0: boxes open at the top)")
+    parser.add_argument("--dashed", action="store_true", help="print the underlined fields' lines dashed")
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes reading the seeds' draws in parallel (time per image is then each process's)")
     args = parser.parse_args(argv)
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         for offset, tier in enumerate(args.tiers.split(",")):
             draws = [Draw(args.data, args.model, tier, seed + offset, args.count, exposure=args.exposure, pen=args.pen,
                           framing=args.framing, codes=args.codes, check_codes=args.check_codes, motion=args.motion,
-                          comb=args.comb)
+                          comb=args.comb, dashed=args.dashed)
                      for seed in seeds]
             reads, seconds = [], 0.0
             for draw, (seed_reads, _, seed_seconds) in zip(draws, read_draws(draws, args.jobs)):

@@ -127,7 +127,8 @@ def make_pool(images: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
 def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, code: str | None = None,
              spec: TierSpec | None = None, hyphen: str | None = None, without: Collection[str] = (),
              exposure: float = 1.0, pen: str | None = None, framing: str | None = None,
-             codes: Sequence[str] | None = None, motion: float = 0.0, comb: float = 0.0) -> Sample:
+             codes: Sequence[str] | None = None, motion: float = 0.0, comb: float = 0.0,
+             dashed: bool = False) -> Sample:
     """One image. Tests pin a case down with `code`, a modified `spec` (dataclasses.replace on
     SPECS[tier]) and `hyphen` ("dash", "dot" or "none"). without: EFFECTS to leave out, on the same
     random draws as the field with them. exposure: the camera's gain on the finished photo (0.25 is
@@ -140,7 +141,9 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
     camera while it exposes, along the line of writing: a blur as long as this share of the digit height
     (0.1: 5 pixels on 50-pixel digits); it draws no random numbers. comb: boxed fields printed as a comb
     instead, a rule under each box and ticks up its sides this share of the box height (1.0: boxes open at
-    the top); it draws no random numbers either, so the fields are their boxed twins."""
+    the top); it draws no random numbers either, so the fields are their boxed twins. dashed: underlined
+    fields' lines printed dashed, dashes a fifth of the digit height with gaps two thirds as long (no
+    random numbers drawn either)."""
     unknown = set(without) - set(EFFECTS)
     if unknown:
         raise ValueError(f"unknown effects {sorted(unknown)}; known: {', '.join(EFFECTS)}")
@@ -217,7 +220,7 @@ def generate(pool: dict[int, np.ndarray], tier: str, rng: np.random.Generator, c
     image[:] = paper
     if boxed or underlined:
         _draw_guides(image.copy() if "guides" in without else image, boxed, slots, box_width, baseline, height,
-                     margin, rng, spec, tier, comb)
+                     margin, rng, spec, tier, comb, dashed)
     coverage = (ink * strength)[:, :, None]
     image = image * (1 - coverage) + np.array(ink_colour, np.float32) * coverage
 
@@ -266,7 +269,8 @@ def _reframed(image: np.ndarray, boxes: list[list[int]], framing: str) -> tuple[
     return np.ascontiguousarray(image[:, left:right]), kept
 
 
-def _draw_guides(image, boxed, slots, box_width, baseline, height, margin, rng, spec, tier, comb=0.0) -> None:
+def _draw_guides(image, boxed, slots, box_width, baseline, height, margin, rng, spec, tier, comb=0.0,
+                 dashed=False) -> None:
     colour = BOX_COLOURS[rng.choice(list(spec.guide_colours))]
     thickness = int(rng.integers(1, 4 if tier == "hard" else 3)) + height // 80
     if boxed:
@@ -282,7 +286,10 @@ def _draw_guides(image, boxed, slots, box_width, baseline, height, margin, rng, 
                 cv2.line(image, (side, bottom), (side, tick_top), colour, thickness)
     else:
         y = baseline + int(height * rng.uniform(-0.02, 0.1))
-        cv2.line(image, (margin // 2, y), (image.shape[1] - margin // 2, y), colour, thickness)
+        start, end = margin // 2, image.shape[1] - margin // 2
+        dash, step = (max(5, height // 5), max(8, height // 3)) if dashed else (end - start, end - start)
+        for left in range(start, end, step):
+            cv2.line(image, (left, y), (min(left + dash, end), y), colour, thickness)
 
 
 def _photograph(image: np.ndarray, spec: TierSpec, rng: np.random.Generator, without: Collection[str] = ()) -> np.ndarray:
@@ -339,13 +346,13 @@ def load_test_digits(path: str | Path) -> dict[int, np.ndarray]:
 
 def write_corpus(pool, tier: str, count: int, out: Path, seed: int, exposure: float = 1.0,
                  pen: str | None = None, framing: str | None = None, codes: Sequence[str] | None = None,
-                 motion: float = 0.0, comb: float = 0.0) -> Path:
+                 motion: float = 0.0, comb: float = 0.0, dashed: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     with open(out / "labels.jsonl", "w") as labels:
         for index in range(count):
             sample = generate(pool, tier, rng, exposure=exposure, pen=pen, framing=framing, codes=codes, motion=motion,
-                              comb=comb)
+                              comb=comb, dashed=dashed)
             name = f"{tier}-{index:05d}{sample.extension}"
             (out / name).write_bytes(sample.encoded)
             labels.write(json.dumps({"file": name, "code": sample.code, "tier": tier, "boxes": sample.boxes}) + "\n")
@@ -369,12 +376,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--comb", type=float, default=0.0,
                         help="print the boxed fields' boxes as a comb: a rule under each box and ticks up its sides this share "
                              "of the box height (1.0: boxes open at the top)")
+    parser.add_argument("--dashed", action="store_true", help="print the underlined fields' lines dashed")
     args = parser.parse_args(argv)
     pool = load_test_digits(args.data)
     codes = directory_codes(args.codes) if args.codes else None
     for offset, tier in enumerate(TIERS if args.tier == "all" else (args.tier,)):
         print(write_corpus(pool, tier, args.count, Path(args.out), args.seed + offset, args.exposure, args.pen,
-                           args.framing, codes, args.motion, args.comb))
+                           args.framing, codes, args.motion, args.comb, args.dashed))
     return 0
 
 

@@ -147,6 +147,24 @@ def test_comb_prints_the_same_boxes_without_their_top_rules(digit_pool, code):
     assert upper_comb.max() <= 2 * (len(comb.boxes) + 2) * 3  # ticks only: a few pixels per box side
 
 
+def test_dashed_prints_the_same_underline_in_dashes(digit_pool):
+    spec = dataclasses.replace(SPECS["realistic"], box_share=0.0, underline_share=1.0, noise=0.0, lighting=0.0,
+                               blur=0.0, jpeg_share=0.0, rotation=0.0, dark_share=0.0)
+    field = lambda **options: generate(digit_pool, "realistic", np.random.default_rng(6), code="40213", spec=spec, **options)
+    plain, solid, dashed = field(without=("guides",)), field(), field(dashed=True)
+    assert (dashed.code, dashed.boxes, dashed.image.shape) == (solid.code, solid.boxes, solid.image.shape)
+    printed = lambda shot: shot.image.astype(int).sum(axis=2) < plain.image.astype(int).sum(axis=2) - 60
+    line_rows = np.flatnonzero(printed(solid).any(axis=1))
+    assert np.array_equal(np.flatnonzero(printed(dashed).any(axis=1)), line_rows)  # the same line
+    solid_columns, dashed_columns = printed(solid).any(axis=0), printed(dashed).any(axis=0)
+    assert not (dashed_columns & ~solid_columns).any()
+    # A dash a fifth of the digit height, a gap after it: the line is broken every third of a height.
+    runs = np.diff(np.flatnonzero(np.diff(np.concatenate(([0], dashed_columns.astype(int), [0])))))
+    dashes, gaps = runs[::2], runs[1::2]
+    height = dashed.boxes[0][3]
+    assert len(dashes) >= 8 and np.median(dashes) < 0.35 * height and np.median(gaps) > 0.05 * height
+
+
 def test_a_cut_off_read_is_rejected_first_on_the_curve_and_a_whole_one_by_its_confidence(digit_pool, recognizer):
     # No threshold accepts a read that a digit at the photo's side rejects: it goes with the wrong lengths.
     shot = generate(digit_pool, "clean", np.random.default_rng(11), code="45911")
