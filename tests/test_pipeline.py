@@ -16,7 +16,7 @@ from service.recognizer import (DigitRead, Recognizer, RejectReason, _levelled, 
 from service.segment import JOIN_PRIOR_FRAGMENT, LEANING, NARROW, SLANT_PRIOR, WIDE, candidates, segment
 
 CLEAN = SPECS["clean"]
-GENERATE_OPTIONS = ("hyphen", "exposure", "pen", "framing", "codes", "motion", "comb")
+GENERATE_OPTIONS = ("hyphen", "exposure", "pen", "framing", "codes", "motion", "comb", "dashed")
 
 
 def sample(pool, seed, code="12345", **changes):
@@ -940,5 +940,52 @@ def test_a_code_written_in_a_comb_is_read_without_its_ticks(digit_pool, recogniz
     # read as a 1 (31949 as 13119-1491, 42861 as 14218-6111), or a tick touching the last digit was
     # left on it (60718-2245 rejected at 0.45).
     shot = sample(digit_pool, seed, code, box_share=1.0, guide_colours=("black",), comb=ticks)
+    read = recognizer.recognize(shot.encoded)
+    assert (read.zip_code, read.accepted) == (code, True)
+
+
+def _dashed_photo(dash: int, gap: int, strokes: list[int], tilt: float = 0.0) -> tuple[np.ndarray, int]:
+    """A dashed rule, `dash` pixels on and `gap` off, under written upright strokes standing on it at
+    `strokes` (x), tilted by `tilt` degrees. Returns the photo and the rule's row at the middle."""
+    rule_y, width = 130, 600
+    bgr = np.full((170, width, 3), 235, np.uint8)
+    slope = np.tan(np.deg2rad(tilt))
+    for left in range(20, width - 20, dash + gap):
+        right = min(left + dash, width - 20)
+        cv2.line(bgr, (left, int(rule_y + slope * (left - 300))), (right, int(rule_y + slope * (right - 300))), (40, 40, 40), 3)
+    for x in strokes:
+        cv2.line(bgr, (x, 50), (x, int(rule_y + slope * (x - 300))), (30, 30, 30), 9)
+    return bgr, rule_y
+
+
+@pytest.mark.parametrize("tilt", [0.0, 3.0])
+def test_a_dashed_rule_is_removed_and_the_strokes_standing_on_it_stay(tilt):
+    # Dashes 24 pixels long every 34, four strokes standing on them: each dash was a mark of its own,
+    # or stuck to the stroke it touched, and the crops of the digits carried them (68127 read 68122).
+    strokes = [100, 230, 360, 490]
+    bgr, _ = _dashed_photo(24, 10, strokes, tilt)
+    printed = ink_image(bgr).mask
+    mask, guides = remove_guides(printed)
+    assert guides.horizontal >= 1
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    assert len(stats) - 1 == len(strokes)  # no dash left: only the four strokes
+    assert all(stats[1:, cv2.CC_STAT_HEIGHT] >= 60)
+
+
+def test_short_bars_far_apart_in_line_are_no_dashed_rule():
+    # Bars as long as dashes, with gaps five times as long: the floating bars of broken 5s and 7s in
+    # line, not a printed rule.
+    bgr, _ = _dashed_photo(20, 130, [])
+    printed = ink_image(bgr).mask
+    mask, guides = remove_guides(printed)
+    assert guides.horizontal == 0
+    assert np.array_equal(mask, printed)
+
+
+@pytest.mark.parametrize("code, seed", [("68127", 5), ("68127", 6), ("20853-4417", 4), ("20853-4417", 9)])
+def test_a_code_written_on_a_dashed_line_is_read_without_its_dashes(digit_pool, recognizer, code, seed):
+    # Generated photos of a code written on a dashed line: the dashes under the 7 made it a 2 (68127
+    # read 68122), and the ZIP+4s were rejected (22853-4411 at 0.43, 20853-4412 at 0.85).
+    shot = sample(digit_pool, seed, code, underline_share=1.0, guide_colours=("black",), dashed=True)
     read = recognizer.recognize(shot.encoded)
     assert (read.zip_code, read.accepted) == (code, True)
