@@ -1,7 +1,7 @@
 """Removing pre-printed boxes and guide lines from the ink mask without cutting the handwriting that
 crosses them. Lines are found with a probabilistic Hough transform (so a slightly rotated form still
-works) and box edges by a tall opening (on a copy sheared by the rules' tilt), then erased, keeping the
-pixels where strokes cross them."""
+works; a dashed line's gaps filled first), box edges by a tall opening (on a copy sheared by the rules'
+tilt) and a comb's ticks by a short one, then erased, keeping the pixels where strokes cross them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -79,13 +79,11 @@ def _bridged_dashes(search: np.ndarray, min_length: int, thickest: float) -> np.
     keep = np.zeros(count, np.uint8)
     keep[dashes] = 255
     thickness = max(1, int(round(float(np.median(stats[dashes, cv2.CC_STAT_AREA] / stats[dashes, cv2.CC_STAT_WIDTH])))))
-    for x0, y0, x1, y1 in _rules(keep[labels], min_length, gap=int(DASH_GAPS * length)):
+    for segment in _rules(keep[labels], min_length, gap=int(DASH_GAPS * length)):
         # The gaps are filled along the line through the dashes' centres, as thick as they are: Hough's
         # segment runs anywhere within their thickness, and a rule found along it left a strip of each
         # dash beside it (a 7 standing on the line read as a 2).
-        span = max(1.0, float(np.hypot(x1 - x0, y1 - y0)))
-        off_line = np.abs((x1 - x0) * (centres[dashes, 1] - y0) - (y1 - y0) * (centres[dashes, 0] - x0)) / span
-        on_line = dashes[off_line <= thickness + 1]
+        on_line = dashes[_off_line(centres[dashes, 0], centres[dashes, 1], segment) <= thickness + 1]
         if on_line.size < DASHES:
             continue
         slope, intercept = np.polyfit(centres[on_line, 0], centres[on_line, 1], 1)
@@ -132,12 +130,16 @@ def _longest_run(flags: np.ndarray) -> int:
     return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
 
 
-def _on_line(segment, rule, tolerance: float) -> bool:
-    """Whether both ends of segment lie within tolerance pixels of the straight line through rule."""
+def _off_line(xs, ys, rule):
+    """How far the points (xs, ys: numbers or arrays) lie from the straight line through rule, in pixels."""
     x0, y0, x1, y1 = rule
     length = max(1.0, float(np.hypot(x1 - x0, y1 - y0)))
-    return all(abs((x1 - x0) * (y - y0) - (y1 - y0) * (x - x0)) / length <= tolerance
-               for x, y in (segment[:2], segment[2:]))
+    return np.abs((x1 - x0) * (np.asarray(ys) - y0) - (y1 - y0) * (np.asarray(xs) - x0)) / length
+
+
+def _on_line(segment, rule, tolerance: float) -> bool:
+    """Whether both ends of segment lie within tolerance pixels of the straight line through rule."""
+    return bool((_off_line(segment[0::2], segment[1::2], rule) <= tolerance).all())
 
 
 def _box_height(rules: np.ndarray, widest: int) -> float | None:
