@@ -12,6 +12,7 @@ from bench.accuracy import read_sample
 from bench.attribution import main as attribution_main
 from bench.attribution import misread_alone, unsure_alone
 from bench.zipgen import EFFECTS, FRAMINGS, SPECS, generate, load_test_digits
+from bench.zipgen import main as zipgen_main
 
 # Every effect applied to every field, so that leaving one out always changes the picture.
 EVERYTHING = dataclasses.replace(SPECS["realistic"], box_share=1.0, broken_share=1.0, dark_share=1.0, jpeg_share=1.0,
@@ -163,6 +164,18 @@ def test_dashed_prints_the_same_underline_in_dashes(digit_pool):
     dashes, gaps = runs[::2], runs[1::2]
     height = dashed.boxes[0][3]
     assert len(dashes) >= 8 and np.median(dashes) < 0.35 * height and np.median(gaps) > 0.05 * height
+
+
+def test_zipgen_prints_a_corpus_as_combs_and_dashed_lines_with_the_same_ground_truth(subset_path, tmp_path):
+    common = ["--data", str(subset_path), "--count", "12", "--seed", "5"]
+    assert zipgen_main([*common, "--out", str(tmp_path / "plain")]) == 0
+    assert zipgen_main([*common, "--out", str(tmp_path / "forms"), "--comb", "0.5", "--dashed"]) == 0
+    labels = lambda name: (tmp_path / name / "labels.jsonl").read_text()
+    assert labels("forms") == labels("plain")  # the same codes and digit boxes
+    files = [json.loads(line)["file"] for line in labels("plain").splitlines()]
+    changed = [name for name in files if (tmp_path / "forms" / name).read_bytes() != (tmp_path / "plain" / name).read_bytes()]
+    # Only the fields with printed lines change (about 45% of realistic fields have some), not all.
+    assert 0 < len(changed) < len(files)
 
 
 def test_a_cut_off_read_is_rejected_first_on_the_curve_and_a_whole_one_by_its_confidence(digit_pool, recognizer):
