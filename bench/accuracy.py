@@ -35,7 +35,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench.zipgen import FRAMINGS, PENS, TIERS, Sample, directory_codes, generate, load_test_digits  # noqa: E402
+from bench.zipgen import (FIELD_OPTIONS, TIERS, Sample, add_field_options, directory_codes, field_options,  # noqa: E402
+                          generate, load_test_digits)
 from service.recognizer import threshold_decides  # noqa: E402
 
 TESSERACT_MODES = (6, 7, 8, 13)
@@ -129,9 +130,8 @@ def generated(pool: dict[int, np.ndarray], draw: Draw) -> Iterator[Sample]:
     rng = np.random.default_rng(draw.seed)
     codes = directory_codes(draw.codes) if draw.codes else None
     for _ in range(draw.count):
-        yield generate(pool, draw.tier, rng, without=draw.without, exposure=draw.exposure, pen=draw.pen,
-                       framing=draw.framing, codes=codes, motion=draw.motion, comb=draw.comb,
-                       dashed=draw.dashed)
+        yield generate(pool, draw.tier, rng, without=draw.without, codes=codes,
+                       **{name: getattr(draw, name) for name in FIELD_OPTIONS})
 
 
 @lru_cache(maxsize=1)
@@ -198,22 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", help="comma-separated seeds, each drawing --count images per tier (replaces --seed)")
     parser.add_argument("--curve", help="write the error-versus-reject curve to this PNG")
     parser.add_argument("--no-tesseract", action="store_true")
-    parser.add_argument("--exposure", type=float, default=1.0,
-                        help="camera gain on every photo: 0.25 reads the same fields two stops underexposed, 1.5 overexposed")
-    parser.add_argument("--pen", choices=sorted(PENS), help="write every field with this pen instead of the drawn ink")
-    parser.add_argument("--framing", choices=FRAMINGS,
-                        help="photograph every field upside down, or cut through its first or last digit")
-    parser.add_argument("--codes", metavar="FILE",
-                        help="address the fields to the codes of this directory file (tools/us_zip_codes.py writes the "
-                             "United States') instead of any digits")
+    add_field_options(parser)
     parser.add_argument("--check-codes", action="store_true",
                         help="the pipeline rejects reads whose code is not in --codes, as the server's --valid-codes does")
-    parser.add_argument("--motion", type=float, default=0.0,
-                        help="blur every photo along the writing by this share of the digit height (an item moving past the camera)")
-    parser.add_argument("--comb", type=float, default=0.0,
-                        help="print the boxed fields' boxes as a comb, a rule under each box and ticks up its sides this share "
-                             "of the box height (1.0: boxes open at the top)")
-    parser.add_argument("--dashed", action="store_true", help="print the underlined fields' lines dashed")
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes reading the seeds' draws in parallel (time per image is then each process's)")
     args = parser.parse_args(argv)
@@ -228,9 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, curves, mode, thresholds, per_seed, suggested = [], {}, None, {}, [], {}
     with tempfile.TemporaryDirectory() as scratch:
         for offset, tier in enumerate(args.tiers.split(",")):
-            draws = [Draw(args.data, args.model, tier, seed + offset, args.count, exposure=args.exposure, pen=args.pen,
-                          framing=args.framing, codes=args.codes, check_codes=args.check_codes, motion=args.motion,
-                          comb=args.comb, dashed=args.dashed)
+            draws = [Draw(args.data, args.model, tier, seed + offset, args.count, codes=args.codes,
+                          check_codes=args.check_codes, **field_options(args))
                      for seed in seeds]
             reads, seconds = [], 0.0
             for draw, (seed_reads, _, seed_seconds) in zip(draws, read_draws(draws, args.jobs)):

@@ -344,19 +344,46 @@ def load_test_digits(path: str | Path) -> dict[int, np.ndarray]:
         return make_pool(mnist["x_test"], mnist["y_test"])
 
 
-def write_corpus(pool, tier: str, count: int, out: Path, seed: int, exposure: float = 1.0,
-                 pen: str | None = None, framing: str | None = None, codes: Sequence[str] | None = None,
-                 motion: float = 0.0, comb: float = 0.0, dashed: bool = False) -> Path:
+def write_corpus(pool, tier: str, count: int, out: Path, seed: int, **options) -> Path:
+    """`count` fields of a tier into `out`, with labels.jsonl; options: generate()'s."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     with open(out / "labels.jsonl", "w") as labels:
         for index in range(count):
-            sample = generate(pool, tier, rng, exposure=exposure, pen=pen, framing=framing, codes=codes, motion=motion,
-                              comb=comb, dashed=dashed)
+            sample = generate(pool, tier, rng, **options)
             name = f"{tier}-{index:05d}{sample.extension}"
             (out / name).write_bytes(sample.encoded)
             labels.write(json.dumps({"file": name, "code": sample.code, "tier": tier, "boxes": sample.boxes}) + "\n")
     return out / "labels.jsonl"
+
+
+# generate()'s options that change every field of a run alike, as add_field_options takes them (codes aside:
+# a file on the command line, the codes themselves for generate()).
+FIELD_OPTIONS = ("exposure", "pen", "framing", "motion", "comb", "dashed")
+
+
+def add_field_options(parser: argparse.ArgumentParser) -> None:
+    """The command-line options that photograph or print every field of a run alike: zipgen.py's corpus
+    and accuracy.py's benchmark take the same ones."""
+    parser.add_argument("--exposure", type=float, default=1.0,
+                        help="camera gain on every photo: 0.25 is two stops under, 1.5 about half a stop over")
+    parser.add_argument("--pen", choices=sorted(PENS), help="write every field with this pen instead of the drawn ink")
+    parser.add_argument("--framing", choices=FRAMINGS,
+                        help="photograph every field upside down, or cut through its first or last digit")
+    parser.add_argument("--codes", metavar="FILE",
+                        help="address the fields to the codes of this directory file (service/directory.py; "
+                             "tools/us_zip_codes.py writes the United States') instead of any digits")
+    parser.add_argument("--motion", type=float, default=0.0,
+                        help="blur every photo along the writing by this share of the digit height, as an item moving past the camera")
+    parser.add_argument("--comb", type=float, default=0.0,
+                        help="print the boxed fields' boxes as a comb: a rule under each box and ticks up its sides this share "
+                             "of the box height (1.0: boxes open at the top)")
+    parser.add_argument("--dashed", action="store_true", help="print the underlined fields' lines dashed")
+
+
+def field_options(args: argparse.Namespace) -> dict:
+    """The FIELD_OPTIONS that add_field_options parsed, as generate()'s keywords."""
+    return {name: getattr(args, name) for name in FIELD_OPTIONS}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -366,23 +393,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=100, help="images per tier")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--exposure", type=float, default=1.0, help="camera gain on every photo: 0.25 is two stops under, 1.5 about half a stop over")
-    parser.add_argument("--pen", choices=sorted(PENS), help="write every field with this pen instead of the drawn ink")
-    parser.add_argument("--framing", choices=FRAMINGS, help="photograph every field upside down, or cut through its first or last digit")
-    parser.add_argument("--codes", metavar="FILE",
-                        help="address the fields to the codes of this directory file (service/directory.py) instead of any digits")
-    parser.add_argument("--motion", type=float, default=0.0,
-                        help="blur every photo along the writing by this share of the digit height, as an item moving past the camera")
-    parser.add_argument("--comb", type=float, default=0.0,
-                        help="print the boxed fields' boxes as a comb: a rule under each box and ticks up its sides this share "
-                             "of the box height (1.0: boxes open at the top)")
-    parser.add_argument("--dashed", action="store_true", help="print the underlined fields' lines dashed")
+    add_field_options(parser)
     args = parser.parse_args(argv)
     pool = load_test_digits(args.data)
     codes = directory_codes(args.codes) if args.codes else None
     for offset, tier in enumerate(TIERS if args.tier == "all" else (args.tier,)):
-        print(write_corpus(pool, tier, args.count, Path(args.out), args.seed + offset, args.exposure, args.pen,
-                           args.framing, codes, args.motion, args.comb, args.dashed))
+        print(write_corpus(pool, tier, args.count, Path(args.out), args.seed + offset, codes=codes, **field_options(args)))
     return 0
 
 
