@@ -9,7 +9,7 @@ import pytest
 from bench.zipgen import SPECS, generate
 from service.binarize import ink_image, red_hides_ink
 from service.decode import decode_image
-from service.guides import _box_height, remove_guides
+from service.guides import _box_height, _stroke_width, remove_guides
 from service.normalize import normalize_digit
 from service.recognizer import (DigitRead, Recognizer, RejectReason, _levelled, _touches_side,
                                 _turned_over_reads_as_well)
@@ -795,6 +795,59 @@ def test_a_stroke_lying_along_a_box_rule_is_kept_when_the_pen_has_another_colour
     assert np.count_nonzero(rule_elsewhere) == 0  # the rule itself still goes
     kept = np.count_nonzero(on_base.any(axis=0)) / on_base.shape[1]
     assert kept > 0.9 if pen[0] != pen[2] else kept < 0.3
+
+
+def _bases_on_an_underline(tilt: float) -> tuple[np.ndarray, list[tuple[int, int]], object]:
+    """Four 2s whose bases, a thick pen's, lie along a thin underline (tilted by `tilt` degrees) over
+    more than half its length. Returns the photo, each base's columns and the rule's row at a column."""
+    bgr = np.full((170, 600, 3), 235, np.uint8)
+    slope = np.tan(np.deg2rad(tilt))
+
+    def rule_at(x: int) -> int:
+        return int(round(130 + slope * (x - 300)))
+    cv2.line(bgr, (20, rule_at(20)), (580, rule_at(580)), (40, 40, 40), 3)
+    bases = [(30, 120), (150, 230), (300, 400), (445, 520)]  # irregular, or they pass for a comb's ticks
+    for (left, right), top in zip(bases, (40, 55, 35, 50)):
+        cv2.line(bgr, (right - 10, top), (left, rule_at(left) - 3), (30, 30, 30), 8)
+        cv2.line(bgr, (left, rule_at(left) - 3), (right, rule_at(right) - 3), (30, 30, 30), 8)
+    return bgr, bases, rule_at
+
+
+@pytest.mark.parametrize("pen", [2, 5, 8])
+def test_the_pen_width_is_measured_from_the_strokes(pen):
+    # How long a stroke must lie along a rule to be kept is counted in pen widths (an estimate: the
+    # corners of a 3x3 erosion count a thick stroke's outline a little long).
+    ink = np.zeros((200, 400), np.uint8)
+    cv2.line(ink, (30, 170), (150, 30), 255, pen)
+    cv2.ellipse(ink, (270, 100), (60, 70), 0, 0, 360, 255, pen)
+    assert _stroke_width(ink) == pytest.approx(pen, rel=0.2)
+
+
+@pytest.mark.parametrize("tilt", [0.0, 3.0])
+def test_strokes_lying_along_an_underline_keep_their_side_of_it(tilt):
+    # The 2s' bases lie on the rule over most of its length: the rule measured as thick as a base with
+    # the rule under it, and its band erased the bases whole (2s read as 7s, accepted). Where the ink
+    # across the rule is thicker than the rule over a few pen widths, the ink from the rule's middle up
+    # stays; the rule between the bases still goes.
+    bgr, bases, rule_at = _bases_on_an_underline(tilt)
+    inked = ink_image(bgr)
+    mask, guides = remove_guides(inked.mask, inked.faint_mask, bgr)
+    assert guides.horizontal >= 1
+    for left, right in bases:
+        kept = [mask[rule_at(x) - 7: rule_at(x) - 2, x].any() for x in range(left + 6, right - 6)]
+        assert np.mean(kept) > 0.9
+    bare_rule = [mask[rule_at(x) - 2: rule_at(x) + 3, x].any() for x in [*range(130, 145), *range(530, 575)]]
+    assert not any(bare_rule)
+    assert cv2.connectedComponents(mask)[0] - 1 == len(bases)  # four whole 2s, nothing of the rule
+
+
+@pytest.mark.parametrize("code, seed", [("52122", 3), ("52122", 149), ("22222", 25)])
+def test_a_2_whose_base_lies_on_the_underline_is_read_as_a_2(digit_pool, recognizer, code, seed):
+    # Generated photos with a 2's base written on a black underline: its base went with the rule, and
+    # the 2 was read as a 7, accepted (52172 at 0.999, 57122 at 0.999, 22722 at 1.0).
+    shot = sample(digit_pool, seed, code, underline_share=1.0, guide_colours=("black",))
+    read = recognizer.recognize(shot.encoded)
+    assert (read.zip_code, read.accepted) == (code, True)
 
 
 @pytest.mark.parametrize("angle", [-4.5, 4.5])
