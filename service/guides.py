@@ -130,10 +130,16 @@ def _at_photo_edge(runs: list[tuple[int, int]], height: int) -> bool:
     return sum(low == 0 or high == height - 1 for low, high in runs) > len(runs) / 2
 
 
+def _true_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of True in a 1-D bool array starts, and where it ends (one past its last)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
+    return edges[::2], edges[1::2]
+
+
 def _longest_run(flags: np.ndarray) -> int:
     """Length of the longest run of True in a 1-D bool array."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
-    return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
+    starts, ends = _true_runs(flags)
+    return int((ends - starts).max()) if starts.size else 0
 
 
 def _off_line(xs, ys, rule):
@@ -250,8 +256,7 @@ def _strokes_along_rules(ink: np.ndarray, found_rules: list, pen_width: float) -
             xs[bare], np.column_stack([lengths[bare], (lows[bare] + highs[bare]) / 2]), 1)
         own, centre = own_slope * xs + own_at_0, centre_slope * xs + centre_at_0
         thick = inked & (lengths >= own + max(ALONG_RULE_MIN_EXCESS, ALONG_RULE_EXCESS * pen_width))
-        steps = np.diff(np.concatenate(([0], thick.astype(np.int8), [0])))
-        for start, end in zip(np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)):
+        for start, end in zip(*_true_runs(thick)):
             if end - start < shortest:
                 continue
             span = slice(start, end)
