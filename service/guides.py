@@ -1,7 +1,8 @@
 """Removing pre-printed boxes and guide lines from the ink mask without cutting the handwriting that
 crosses them. Lines are found with a probabilistic Hough transform (so a slightly rotated form still
 works; a dashed line's gaps filled first), box edges by a tall opening (on a copy sheared by the rules'
-tilt) and a comb's ticks by a short one, then erased, keeping the pixels where strokes cross them."""
+tilt) and a comb's ticks by a short one, then erased, keeping the pixels where strokes cross them
+and, where a stroke lies along a rule (the ink across it thicker than the rule), the stroke's side."""
 from __future__ import annotations
 
 from dataclasses import dataclass
