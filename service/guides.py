@@ -101,23 +101,33 @@ def _bridged_dashes(search: np.ndarray, min_length: int, thickest: float) -> np.
     return bridged
 
 
-def _vertical_runs(mask: np.ndarray, segment) -> list[tuple[int, int]]:
+class _ColumnRuns:
+    """The vertical runs of ink in every column of a mask, to look up the run through any pixel."""
+
+    def __init__(self, ink: np.ndarray):
+        self.height = ink.shape[0]
+        # Column by column with a row of paper after each, so that no run goes on into the next column.
+        flat = np.vstack([ink > 0, np.zeros((1, ink.shape[1]), bool)]).T.ravel().astype(np.int8)
+        steps = np.diff(np.concatenate(([0], flat)))
+        self.starts, self.ends = np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+
+    def through(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the pixels (xs, ys): whether they are ink, and the first and last row of their run."""
+        at = xs * (self.height + 1) + ys
+        if self.starts.size == 0:
+            return np.zeros(at.shape, bool), at * 0, at * 0 - 1
+        run = np.maximum(np.searchsorted(self.starts, at, side="right") - 1, 0)
+        inked = (self.starts[run] <= at) & (at < self.ends[run])
+        return inked, self.starts[run] - xs * (self.height + 1), self.ends[run] - 1 - xs * (self.height + 1)
+
+
+def _vertical_runs(columns: _ColumnRuns, segment) -> list[tuple[int, int]]:
     """The vertical runs of ink (first row, last row) through a rule at points along it."""
     x0, y0, x1, y1 = segment
-    runs = []
-    for t in np.linspace(0.05, 0.95, 15):
-        x, y = int(round(x0 + t * (x1 - x0))), int(round(y0 + t * (y1 - y0)))
-        line, centre = mask[:, x], y
-        if not line[centre]:
-            continue
-        low = centre
-        while low > 0 and line[low - 1]:
-            low -= 1
-        high = centre
-        while high < len(line) - 1 and line[high + 1]:
-            high += 1
-        runs.append((low, high))
-    return runs
+    along = np.linspace(0.05, 0.95, 15)
+    xs, ys = np.round(x0 + along * (x1 - x0)).astype(int), np.round(y0 + along * (y1 - y0)).astype(int)
+    inked, lows, highs = columns.through(xs, ys)
+    return list(zip(lows[inked].tolist(), highs[inked].tolist()))
 
 
 def _thickness(runs: list[tuple[int, int]]) -> int:
@@ -184,24 +194,6 @@ def _stroke_width(ink: np.ndarray) -> float:
     area wL and about 2L outline pixels)."""
     outline = np.count_nonzero(ink) - np.count_nonzero(cv2.erode(ink, np.ones((3, 3), np.uint8)))
     return 2 * np.count_nonzero(ink) / max(1, outline)
-
-
-class _ColumnRuns:
-    """The vertical runs of ink in every column of a mask, to look up the run through any pixel."""
-
-    def __init__(self, ink: np.ndarray):
-        self.height = ink.shape[0]
-        # Column by column with a row of paper after each, so that no run goes on into the next column.
-        flat = np.vstack([ink > 0, np.zeros((1, ink.shape[1]), bool)]).T.ravel().astype(np.int8)
-        steps = np.diff(np.concatenate(([0], flat)))
-        self.starts, self.ends = np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
-
-    def through(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For the pixels (xs, ys): whether they are ink, and the first and last row of their run."""
-        at = xs * (self.height + 1) + ys
-        run = np.maximum(np.searchsorted(self.starts, at, side="right") - 1, 0)
-        inked = (self.starts[run] <= at) & (at < self.ends[run])
-        return inked, self.starts[run] - xs * (self.height + 1), self.ends[run] - 1 - xs * (self.height + 1)
 
 
 def _rule_lines(found_rules: list) -> list:
@@ -555,10 +547,11 @@ def _printed_rules(search: np.ndarray, min_length: int, thickest: float) -> tupl
     # The second look also takes shorter pieces that lie on the line of a rule already found: Hough
     # gives up on a thin, tilted rule after a wobble, and the piece left behind was read as a digit's bar.
     remaining, found_rules = search, []
+    columns = _ColumnRuns(search)
     for shortest in (min_length, max(10, min_length // 3)):
         found = []
         for segment in _rules(remaining, shortest):
-            runs = _vertical_runs(search, segment)
+            runs = _vertical_runs(columns, segment)
             thickness = _thickness(runs)
             if thickness > thickest:
                 continue
