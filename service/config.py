@@ -23,9 +23,6 @@ OPTIONS = (
     ("--pipelines", "ZIPCODE_PIPELINES", int, 4,
      "images decoded and segmented at once; the other calls wait their turn (on two cores, more threads "
      "in the Python pipeline only fight over the interpreter lock)"),
-    ("--opencv-threads", "ZIPCODE_OPENCV_THREADS", int, 1,
-     "threads OpenCV may use within one image; 1 keeps its work on the calling thread: the server already "
-     "works on several images at once, where OpenCV's own threads cost CPU and gain nothing"),
     ("--engine", "ZIPCODE_ENGINE", str, "auto",
      "auto, tflite, tflite-int8 or tensorflow: what runs the model (auto: TensorFlow Lite on a CPU, "
      "TensorFlow on a GPU; tflite-int8: 8-bit weights, faster, probabilities a few hundredths off)"),
@@ -60,7 +57,6 @@ class ServerConfig:
     workers: int = 1
     threads: int = 32
     pipelines: int = 4
-    opencv_threads: int = 1
     engine: str = "auto"
     max_batch_size: int = 256
     max_batch_delay_ms: float = 2.0
@@ -94,8 +90,8 @@ def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> 
         parser.error(f"--engine must be one of {', '.join(ENGINES)}")
     if not 0 < args.min_confidence <= 1:
         parser.error("--min-confidence must be in (0, 1]")
-    if min(args.max_batch_size, args.threads, args.workers, args.pipelines, args.opencv_threads) < 1:
-        parser.error("--max-batch-size, --threads, --workers, --pipelines and --opencv-threads must be at least 1")
+    if args.max_batch_size < 1 or args.threads < 1 or args.workers < 1 or args.pipelines < 1:
+        parser.error("--max-batch-size, --threads, --workers and --pipelines must be at least 1")
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
     if args.tls_client_ca and not args.tls_cert:

@@ -48,7 +48,6 @@ class Engine:
 
 
 def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
-    import cv2
     import numpy as np
     import tensorflow as tf
 
@@ -58,9 +57,6 @@ def load_engine(config: ServerConfig, metrics: Metrics) -> Engine:
     from service.recognizer import Recognizer
 
     directory = load_directory(config.valid_codes) if config.valid_codes else None  # before the slow part
-    # For the whole process: the images worked on at once (--pipelines) already share the cores, and
-    # OpenCV's own threads on top of them cost about 2 ms of CPU per image (docs/benchmarks.md).
-    cv2.setNumThreads(config.opencv_threads)
     device = inference_device()
     model = load_model(config.model or None)
     predict = classifier(model, config.engine, device)

@@ -91,7 +91,7 @@ def test_auto_picks_lite_on_a_cpu_and_tensorflow_on_a_gpu():
         chosen_engine("onnx", "CPU")
 
 
-@pytest.mark.parametrize("argv", [["--engine", "onnx"], ["--pipelines", "0"], ["--opencv-threads", "0"]])
+@pytest.mark.parametrize("argv", [["--engine", "onnx"], ["--pipelines", "0"]])
 def test_engine_and_pipelines_settings_are_checked_at_start(argv):
     with pytest.raises(SystemExit) as raised:
         parse_config(argv, environ={})
@@ -163,24 +163,6 @@ def test_a_server_under_auto_starts_on_tensorflow_when_lite_cannot_convert(monke
     assert engine.runtime == "tensorflow"
     if engine.batcher is not None:
         engine.batcher.stop()
-
-
-def test_the_server_gives_opencv_the_threads_it_is_configured_with():
-    import cv2
-
-    from service.metrics import Metrics
-    from service.server import load_engine
-    from tests.test_server import local_config
-
-    before = cv2.getNumThreads()
-    assert parse_config([], environ={}).opencv_threads == 1
-    assert parse_config([], environ={"ZIPCODE_OPENCV_THREADS": "3"}).opencv_threads == 3
-    try:
-        for threads in (3, 1):
-            load_engine(local_config(opencv_threads=threads, max_batch_delay_ms=0), Metrics())
-            assert cv2.getNumThreads() == threads
-    finally:
-        cv2.setNumThreads(before)
 
 
 def test_a_server_on_the_int8_engine_reads_fields_and_says_what_runs_it(digit_pool):
