@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from service.binarize import uint8_median
+from service.components import labelled_components
 
 MAX_TILT = np.deg2rad(12)  # how far from horizontal a printed rule may lie in the photo
 PITCH_RANGE = (0.6, 1.7)  # box width against box height: boxes are about square
@@ -51,16 +52,16 @@ class Guides:
 
 
 class _Components:
-    """A mask and its 8-connected components with their stats, labelled on first use: most fields never
+    """A mask and its 8-connected components with their boxes, labelled on first use: most fields never
     need them, and where both the rule search and the dash search do, they share one labelling."""
 
     def __init__(self, mask: np.ndarray):
         self.mask = mask
 
     @cached_property
-    def labelled(self) -> tuple:
-        """cv2.connectedComponentsWithStats: count, labels, stats, centroids."""
-        return cv2.connectedComponentsWithStats(self.mask, connectivity=8)
+    def labelled(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """labelled_components: count, labels, boxes."""
+        return labelled_components(self.mask)
 
 
 def _rules(mask: np.ndarray, min_length: int, gap: int | None = None) -> list[tuple[int, int, int, int]]:
@@ -86,34 +87,48 @@ def _bridged_dashes(search: _Components, min_length: int, thickest: float) -> np
     # Components of their own: the flat bottoms of digits written on a baseline lie in line too, and
     # taken from the strokes they passed for dashes (a third of 2,000 fields changed, most for worse).
     # Looked for at half the size, the search found fewer dashed rules and cost nearly as much.
-    count, labels, stats, centres = search.labelled
-    widths, heights = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+    count, labels, boxes = search.labelled
+    widths, heights = boxes[1:, cv2.CC_STAT_WIDTH], boxes[1:, cv2.CC_STAT_HEIGHT]
     # A dash tilted with the form is taller than thick by its length times the tilt's sine.
     dashes = np.flatnonzero((widths >= 2 * heights) & (widths < min_length)
                             & (heights <= thickest + np.sin(MAX_TILT) * widths)) + 1
     if dashes.size < DASHES:
         return bridged
     # Printed dashes are all of one length.
-    length = float(np.median(stats[dashes, cv2.CC_STAT_WIDTH]))
-    dashes = dashes[np.abs(stats[dashes, cv2.CC_STAT_WIDTH] - length) <= DASH_LENGTH_TOLERANCE * length + 2]
+    length = float(np.median(boxes[dashes, cv2.CC_STAT_WIDTH]))
+    dashes = dashes[np.abs(boxes[dashes, cv2.CC_STAT_WIDTH] - length) <= DASH_LENGTH_TOLERANCE * length + 2]
     if dashes.size < DASHES:
         return bridged
     keep = np.zeros(count, np.uint8)
     keep[dashes] = 255
-    thickness = max(1, int(round(float(np.median(stats[dashes, cv2.CC_STAT_AREA] / stats[dashes, cv2.CC_STAT_WIDTH])))))
+    areas, centres = _areas_and_centres(labels, boxes, dashes)
+    thickness = max(1, int(round(float(np.median(areas / boxes[dashes, cv2.CC_STAT_WIDTH])))))
     for segment in _rules(keep[labels], min_length, gap=int(DASH_GAPS * length)):
         # The gaps are filled along the line through the dashes' centres, as thick as they are: Hough's
         # segment runs anywhere within their thickness, and a rule found along it left a strip of each
         # dash beside it (a 7 standing on the line read as a 2).
-        on_line = dashes[_off_line(centres[dashes, 0], centres[dashes, 1], segment) <= thickness + 1]
+        in_line = _off_line(centres[:, 0], centres[:, 1], segment) <= thickness + 1
+        on_line = dashes[in_line]
         if on_line.size < DASHES:
             continue
-        slope, intercept = np.polyfit(centres[on_line, 0], centres[on_line, 1], 1)
-        left = int(stats[on_line, cv2.CC_STAT_LEFT].min())
-        right = int((stats[on_line, cv2.CC_STAT_LEFT] + stats[on_line, cv2.CC_STAT_WIDTH]).max()) - 1
+        slope, intercept = np.polyfit(centres[in_line, 0], centres[in_line, 1], 1)
+        left = int(boxes[on_line, cv2.CC_STAT_LEFT].min())
+        right = int((boxes[on_line, cv2.CC_STAT_LEFT] + boxes[on_line, cv2.CC_STAT_WIDTH]).max()) - 1
         cv2.line(bridged, (left, int(round(slope * left + intercept))), (right, int(round(slope * right + intercept))),
                  255, thickness)
     return bridged
+
+
+def _areas_and_centres(labels: np.ndarray, boxes: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel counts and centroids (x, y) of the chosen components, from their boxes: a few dashes,
+    where the statistics of every component would visit the whole photo."""
+    areas, centres = np.zeros(chosen.size), np.zeros((chosen.size, 2))
+    for row, label in enumerate(chosen):
+        x, y, w, h = boxes[label]
+        ys, xs = np.nonzero(labels[y: y + h, x: x + w] == label)
+        # Sums of whole-photo coordinates over the count, as OpenCV's centroids: the same bits.
+        areas[row], centres[row] = ys.size, ((xs.sum() + x * xs.size) / xs.size, (ys.sum() + y * ys.size) / ys.size)
+    return areas, centres
 
 
 class _ColumnRuns:
@@ -465,10 +480,10 @@ def _upright_lines(search: np.ndarray, shortest: int, wanted) -> list:
     widening that tolerates a few degrees of tilt (w is the widened width)."""
     widened = cv2.dilate(search, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 1)))
     upright = cv2.morphologyEx(widened, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, shortest)))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
+    count, labels, boxes = labelled_components(upright)
     lines = []
     for label in range(1, count):
-        x, y, w, h = (int(value) for value in stats[label][:4])
+        x, y, w, h = (int(value) for value in boxes[label])
         if not wanted(x, y, w, h):
             continue
         # The line itself (the opening ran on a widened copy).
@@ -550,8 +565,8 @@ def _printed_rules(components: _Components, min_length: int, thickest: float) ->
     # numpy's any: cv2.reduce took 60-90 us here, on every field.
     if _longest_run(search.any(axis=0)) < min_length:
         return search, rules, inner_rules, 0, []
-    count, labels, stats, _ = components.labelled
-    wide = np.flatnonzero(stats[1:, cv2.CC_STAT_WIDTH] >= min_length) + 1
+    count, labels, boxes = components.labelled
+    wide = np.flatnonzero(boxes[1:, cv2.CC_STAT_WIDTH] >= min_length) + 1
     if wide.size == 0:
         return search, rules, inner_rules, 0, []
     keep = np.zeros(count, np.uint8)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from service.components import labelled_components
+
 CUT_CANDIDATES = 5  # alternatives tried for a two-digit blob
 CUT_CANDIDATES_EACH = 3  # per boundary in a blob of three or four digits: at most 27 cuttings
 CUT_WINDOW = 0.3  # cuts are sought this share of a part's width either side of the evenly spaced column
@@ -149,10 +151,10 @@ def _trimmed(x: int, y: int, mask: np.ndarray) -> Piece | None:
 
 
 def _components(mask: np.ndarray) -> list[Piece]:
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    count, labels, boxes = labelled_components(mask)
     pieces = []
     for label in range(1, count):
-        x, y, w, h, _ = stats[label]
+        x, y, w, h = boxes[label]
         pieces.append(Piece(int(x), int(y), labels[y: y + h, x: x + w] == label))
     return pieces
 

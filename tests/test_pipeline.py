@@ -8,6 +8,7 @@ import pytest
 
 from bench.zipgen import SPECS, generate
 from service.binarize import ink_image, red_hides_ink
+from service.components import labelled_components
 from service.decode import decode_image
 from service.guides import _box_height, _stroke_width, remove_guides
 from service.normalize import normalize_digit
@@ -1042,3 +1043,22 @@ def test_a_code_written_on_a_dashed_line_is_read_without_its_dashes(digit_pool, 
     shot = sample(digit_pool, seed, code, underline_share=1.0, guide_colours=("black",), dashed=True)
     read = recognizer.recognize(shot.encoded)
     assert (read.zip_code, read.accepted) == (code, True)
+
+
+def test_components_and_their_boxes_are_opencv_s(digit_pool):
+    # labelled_components takes the boxes from the components' outer contours instead of OpenCV's
+    # statistics pass; a dot inside a ring's hole and a component at the mask's edge are components too.
+    ring = np.zeros((40, 50), np.uint8)
+    cv2.circle(ring, (20, 20), 12, 255, 3)
+    ring[19:22, 19:22] = 255  # inside the hole
+    ring[35:40, 44:50] = 255  # in the corner
+    rng = np.random.default_rng(3)
+    masks = [ring, np.zeros((6, 6), np.uint8), np.full((6, 6), 255, np.uint8)]
+    masks += [((rng.random((30, 45)) < share) * 255).astype(np.uint8) for share in (0.1, 0.4, 0.7)]
+    masks += [ink_image(decode_image(sample(digit_pool, seed, "40718", box_share=1.0).encoded)).mask for seed in (1, 2)]
+    for mask in masks:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        got_count, got_labels, boxes = labelled_components(mask)
+        assert got_count == count and np.array_equal(got_labels, labels)
+        assert np.array_equal(boxes[1:], stats[1:, :4])
+    assert labelled_components(ring)[0] == 4  # paper, ring, dot, corner
