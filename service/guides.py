@@ -6,7 +6,6 @@ and, where a stroke lies along a rule (the ink across it thicker than the rule),
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import cv2
 import numpy as np
@@ -57,11 +56,16 @@ class _Components:
 
     def __init__(self, mask: np.ndarray):
         self.mask = mask
+        # Not functools.cached_property: Python 3.11's holds one lock for every instance, and the
+        # server's pipelines queued on it (docs/benchmarks.md, Piece.area).
+        self._labelled: tuple[int, np.ndarray, np.ndarray] | None = None
 
-    @cached_property
+    @property
     def labelled(self) -> tuple[int, np.ndarray, np.ndarray]:
         """labelled_components: count, labels, boxes."""
-        return labelled_components(self.mask)
+        if self._labelled is None:
+            self._labelled = labelled_components(self.mask)
+        return self._labelled
 
 
 def _rules(mask: np.ndarray, min_length: int, gap: int | None = None) -> list[tuple[int, int, int, int]]:
@@ -76,18 +80,18 @@ def _rules(mask: np.ndarray, min_length: int, gap: int | None = None) -> list[tu
     return keep
 
 
-def _bridged_dashes(search: _Components, min_length: int, thickest: float) -> np.ndarray:
-    """255 along the dashed (or broken) rules of `search`, gaps included, so that they are found and
+def _bridged_dashes(components: _Components, min_length: int, thickest: float) -> np.ndarray:
+    """255 along the dashed (or broken) rules of the mask of `components`, gaps included, so that they are found and
     removed as whole rules: at least DASHES dashes (components as thin as a rule, at least twice as long
     as they are thick, shorter than a rule, of one length) in line, no more than DASH_GAPS dash lengths
     apart. Printed dashes are left in the ink as marks of their own otherwise, and stuck to the digits
-    that touch them. Costs a labelling of the photo (0.3-0.4 ms on this project's 2-core machine) where
-    the rule search has not made one."""
-    bridged = np.zeros_like(search.mask)
+    that touch them. Costs a labelling of the photo (0.16-0.17 ms on this project's 2-core machine)
+    where the rule search has not made one."""
+    bridged = np.zeros_like(components.mask)
     # Components of their own: the flat bottoms of digits written on a baseline lie in line too, and
     # taken from the strokes they passed for dashes (a third of 2,000 fields changed, most for worse).
     # Looked for at half the size, the search found fewer dashed rules and cost nearly as much.
-    count, labels, boxes = search.labelled
+    count, labels, boxes = components.labelled
     widths, heights = boxes[1:, cv2.CC_STAT_WIDTH], boxes[1:, cv2.CC_STAT_HEIGHT]
     # A dash tilted with the form is taller than thick by its length times the tilt's sine.
     dashes = np.flatnonzero((widths >= 2 * heights) & (widths < min_length)
