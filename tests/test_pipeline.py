@@ -1062,3 +1062,18 @@ def test_components_and_their_boxes_are_opencv_s(digit_pool):
         assert got_count == count and np.array_equal(got_labels, labels)
         assert np.array_equal(boxes[1:], stats[1:, :4])
     assert labelled_components(ring)[0] == 4  # paper, ring, dot, corner
+
+
+def test_the_rule_s_thickness_and_centre_are_fitted_as_straight_lines_through_the_bare_columns():
+    # A rule's centre drifts 0.1 px a column and its thickness 0.02; the columns where a stroke lies on
+    # it (not fitted) must not pull the lines.
+    from service.guides import _straight_lines
+
+    xs = np.arange(40, 140)
+    centre, thickness = 20 + 0.1 * (xs - 40), 5 - 0.02 * (xs - 40)
+    bare = (xs < 70) | (xs > 100)
+    with_stroke = np.where(bare, thickness, thickness + 9)
+    fitted_thickness, fitted_centre = _straight_lines(xs, bare, with_stroke, centre)
+    assert np.allclose(fitted_thickness, thickness) and np.allclose(fitted_centre, centre)
+    noisy = centre + np.random.default_rng(0).normal(0, 0.5, xs.size)
+    assert np.allclose(_straight_lines(xs, bare, noisy)[0], np.polyval(np.polyfit(xs[bare], noisy[bare], 1), xs))
