@@ -1077,3 +1077,14 @@ def test_the_rule_s_thickness_and_centre_are_fitted_as_straight_lines_through_th
     assert np.allclose(fitted_thickness, thickness) and np.allclose(fitted_centre, centre)
     noisy = centre + np.random.default_rng(0).normal(0, 0.5, xs.size)
     assert np.allclose(_straight_lines(xs, bare, noisy)[0], np.polyval(np.polyfit(xs[bare], noisy[bare], 1), xs))
+
+
+def test_box_edges_are_the_upright_lines_on_the_form_s_pitch():
+    # Five edges of boxes 50 pixels wide (box height 45) and a digit's stroke half a box off the pitch:
+    # all 55 pitches are tried at once, and the one that puts the most lines in rows wins.
+    from service.guides import _box_edges
+
+    lines = [(float(x), None, 5) for x in (30, 80.5, 130, 179.5, 230, 155)]
+    assert sorted(line[0] for line in _box_edges(lines, 45.0)) == [30, 80.5, 130, 179.5, 230]
+    few = lines[:3]
+    assert _box_edges(few, 45.0) == few  # too few to tell a row: all kept
