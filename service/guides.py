@@ -82,11 +82,11 @@ def _rules(mask: np.ndarray, min_length: int, gap: int | None = None) -> list[tu
 
 def _bridged_dashes(components: _Components, min_length: int, thickest: float) -> np.ndarray:
     """255 along the dashed (or broken) rules of the mask of `components`, gaps included, so that they
-    are found and removed as whole rules: at least DASHES dashes (components as thin as a rule, at least twice as long
-    as they are thick, shorter than a rule, of one length) in line, no more than DASH_GAPS dash lengths
-    apart. Printed dashes are left in the ink as marks of their own otherwise, and stuck to the digits
-    that touch them. Costs a labelling of the photo (0.16-0.17 ms on this project's 2-core machine)
-    where the rule search has not made one."""
+    are found and removed as whole rules: at least DASHES dashes (components as thin as a rule, at least
+    twice as long as they are thick, shorter than a rule, of one length) in line, no more than DASH_GAPS
+    dash lengths apart. Printed dashes are left in the ink as marks of their own otherwise, and stuck to
+    the digits that touch them. Costs a labelling of the photo (0.16-0.17 ms on this project's 2-core
+    machine) where the rule search has not made one."""
     bridged = np.zeros_like(components.mask)
     # Components of their own: the flat bottoms of digits written on a baseline lie in line too, and
     # taken from the strokes they passed for dashes (a third of 2,000 fields changed, most for worse).

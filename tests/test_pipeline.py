@@ -10,7 +10,7 @@ from bench.zipgen import SPECS, generate
 from service.binarize import ink_image, red_hides_ink
 from service.components import labelled_components
 from service.decode import decode_image
-from service.guides import _box_height, _stroke_width, remove_guides
+from service.guides import _box_edges, _box_height, _straight_lines, _stroke_width, remove_guides
 from service.normalize import normalize_digit
 from service.recognizer import (DigitRead, Recognizer, RejectReason, _levelled, _touches_side,
                                 _turned_over_reads_as_well)
@@ -1067,8 +1067,6 @@ def test_components_and_their_boxes_are_opencv_s(digit_pool):
 def test_the_rule_s_thickness_and_centre_are_fitted_as_straight_lines_through_the_bare_columns():
     # A rule's centre drifts 0.1 px a column and its thickness 0.02; the columns where a stroke lies on
     # it (not fitted) must not pull the lines.
-    from service.guides import _straight_lines
-
     xs = np.arange(40, 140)
     centre, thickness = 20 + 0.1 * (xs - 40), 5 - 0.02 * (xs - 40)
     bare = (xs < 70) | (xs > 100)
@@ -1082,8 +1080,6 @@ def test_the_rule_s_thickness_and_centre_are_fitted_as_straight_lines_through_th
 def test_box_edges_are_the_upright_lines_on_the_form_s_pitch():
     # Five edges of boxes 50 pixels wide (box height 45) and a digit's stroke half a box off the pitch:
     # all 55 pitches are tried at once, and the one that puts the most lines in rows wins.
-    from service.guides import _box_edges
-
     lines = [(float(x), None, 5) for x in (30, 80.5, 130, 179.5, 230, 155)]
     assert sorted(line[0] for line in _box_edges(lines, 45.0)) == [30, 80.5, 130, 179.5, 230]
     few = lines[:3]
